@@ -1,0 +1,111 @@
+// The contract between the runtime and a node type. A node type declares its ports, a JSON Schema
+// for its params and an implementation version; the runtime does everything else (keys, caching,
+// scheduling, reporting). Bump `version` whenever the outputs for the same inputs would change.
+import type { DType, Json, Tensor } from './tensor.js';
+
+export interface TensorPort {
+  kind: 'tensor';
+  /** Accepted dtypes; omitted means any. */
+  dtype?: DType | readonly DType[];
+  /** Number of dimensions; omitted means any. */
+  rank?: number;
+  description?: string;
+  optional?: boolean;
+}
+export interface JsonPort {
+  kind: 'json';
+  description?: string;
+  optional?: boolean;
+}
+/** Opaque bytes (a file a command produced, say). */
+export interface FilePort {
+  kind: 'file';
+  description?: string;
+  optional?: boolean;
+}
+/** Accepts any artifact kind; only for inputs (a `command` node passes whatever it gets). */
+export interface AnyPort {
+  kind: 'any';
+  description?: string;
+  optional?: boolean;
+}
+export type OutputPort = TensorPort | JsonPort | FilePort;
+export type InputPort = OutputPort | AnyPort;
+
+export type PortValue = Tensor | Json | Uint8Array;
+
+export interface Ports {
+  inputs: Record<string, InputPort>;
+  outputs: Record<string, OutputPort>;
+}
+
+/** A file read from outside the cache (a dataset, a model, a script) that the key must cover. */
+export interface ExternalDep {
+  /** What it is, for the lockfile and `status` (e.g. "model:vision", "deps[0]"). */
+  name: string;
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+export interface NodeContext<P> {
+  readonly nodeId: string;
+  readonly params: P;
+  /** The seed the node receives (node-level `seed` or the pipeline's). */
+  readonly seed: number;
+  /** Input values by port name; optional ports that are unconnected are absent. */
+  readonly inputs: Readonly<Record<string, PortValue>>;
+  /** Directory of the pipeline file: relative paths in params resolve against it. */
+  readonly baseDir: string;
+  /** The cache directory (for downloads and other node-owned caches). */
+  readonly cacheDir: string;
+  /** A private empty directory, deleted after the node finishes. */
+  readonly scratchDir: string;
+  readonly signal: AbortSignal;
+  /** Reports progress; `total` may be undefined when unknown. */
+  progress(done: number, total?: number, unit?: string): void;
+  /** A line for the run log (shown with --verbose and in the run record). */
+  log(message: string): void;
+  /** Facts worth keeping in the lockfile (backend used, model versions...). */
+  note(key: string, value: Json): void;
+}
+
+export interface FingerprintContext<P> {
+  readonly nodeId: string;
+  readonly params: P;
+  readonly baseDir: string;
+  readonly cacheDir: string;
+  /** Content hash of a local file, memoised by path, size and mtime. */
+  hashFile(path: string): Promise<{ sha256: string; size: number }>;
+}
+
+export interface NodeType<P = Record<string, unknown>> {
+  /** The `type:` users write in YAML. */
+  readonly type: string;
+  /** Implementation version; part of every key. */
+  readonly version: string;
+  readonly description: string;
+  /** JSON Schema (draft 2020-12 subset that ajv understands) for `params`. Defaults are applied. */
+  readonly paramsSchema: Record<string, unknown>;
+  /** Ports, fixed or derived from (validated) params. */
+  readonly ports: Ports | ((params: P) => Ports);
+  /**
+   * Where it runs: 'main' for async I/O-bound work, 'worker' for CPU-heavy synchronous code so the
+   * progress display stays live and `--jobs` gives real parallelism. Worker node types must be the
+   * default export of the module named in the registry.
+   */
+  readonly execution?: 'main' | 'worker';
+  /** Output ports whose JSON values are metrics collected by `sieve results`. */
+  readonly metrics?: readonly string[];
+  /** Files outside the cache the outputs depend on; their hashes join the key. */
+  fingerprint?(ctx: FingerprintContext<P>): Promise<ExternalDep[]>;
+  run(ctx: NodeContext<P>): Promise<Record<string, PortValue>>;
+}
+
+export function defineNode<P>(node: NodeType<P>): NodeType<P> {
+  return node;
+}
+
+export function portsFor<P>(node: NodeType<P>, params: P): Ports {
+  return typeof node.ports === 'function' ? node.ports(params) : node.ports;
+}
