@@ -87,8 +87,11 @@ export interface NodeType<P = Record<string, unknown>> {
   readonly description: string;
   /** JSON Schema (draft 2020-12 subset that ajv understands) for `params`. Defaults are applied. */
   readonly paramsSchema: Record<string, unknown>;
-  /** Ports, fixed or derived from (validated) params. */
-  readonly ports: Ports | ((params: P) => Ports);
+  /**
+   * Ports, fixed or derived from the (validated) params and the set of input ports the pipeline
+   * connects (so an optional input can switch an output on).
+   */
+  readonly ports: Ports | ((params: P, connected: ReadonlySet<string>) => Ports);
   /**
    * Where it runs: 'main' for async I/O-bound work, 'worker' for CPU-heavy synchronous code so the
    * progress display stays live and `--jobs` gives real parallelism. Worker node types must be the
@@ -106,6 +109,6 @@ export function defineNode<P>(node: NodeType<P>): NodeType<P> {
   return node;
 }
 
-export function portsFor<P>(node: NodeType<P>, params: P): Ports {
-  return typeof node.ports === 'function' ? node.ports(params) : node.ports;
+export function portsFor<P>(node: NodeType<P>, params: P, connected: ReadonlySet<string>): Ports {
+  return typeof node.ports === 'function' ? node.ports(params, connected) : node.ports;
 }
