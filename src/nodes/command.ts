@@ -1,0 +1,167 @@
+// The `command` node: runs a command line in another language. Inputs are written as files
+// (safetensors for tensors, JSON, raw bytes) into a scratch directory; the command writes its
+// declared outputs there too. Placeholders: {inputs.NAME}, {outputs.NAME}, {seed}, {scratch}.
+// The key covers the command line and the content of every file listed in `deps`.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { TENSOR_NAME } from '../runtime/artifact.js';
+import { canonicalJson } from '../runtime/hash.js';
+import { defineNode, type OutputPort, type PortValue } from '../runtime/node-type.js';
+import { decodeSafetensors, encodeSafetensors } from '../runtime/safetensors.js';
+import { isTensor, type DType, type Json } from '../runtime/tensor.js';
+
+interface OutputDecl {
+  kind: 'tensor' | 'json' | 'file';
+  dtype?: DType;
+  rank?: number;
+}
+
+interface CommandParams {
+  run: string;
+  deps: string[];
+  outputs: Record<string, OutputDecl>;
+  env: Record<string, string>;
+  timeout_s?: number;
+}
+
+const EXT: Record<OutputDecl['kind'], string> = { tensor: '.safetensors', json: '.json', file: '.bin' };
+
+export class CommandFailedError extends Error {
+  override name = 'CommandFailedError';
+}
+
+function tail(text: string, lines = 20): string {
+  const all = text.trimEnd().split('\n');
+  return all.slice(-lines).join('\n');
+}
+
+function substitute(template: string, values: Record<string, string>): string {
+  return template.replace(/\{([a-z_]+(?:\.[A-Za-z0-9_-]+)?)\}/g, (whole, name: string) => {
+    if (!(name in values)) throw new CommandFailedError(`unknown placeholder ${whole} in run (known: ${Object.keys(values).map((k) => `{${k}}`).join(', ')})`);
+    return shellQuote(values[name]);
+  });
+}
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:=+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+async function writeInput(path: string, value: PortValue): Promise<void> {
+  if (isTensor(value)) await writeFile(path, encodeSafetensors({ [TENSOR_NAME]: value }));
+  else if (value instanceof Uint8Array) await writeFile(path, value);
+  else await writeFile(path, canonicalJson(value as Json));
+}
+
+function inputExt(value: PortValue): string {
+  return isTensor(value) ? '.safetensors' : value instanceof Uint8Array ? '.bin' : '.json';
+}
+
+async function readOutput(port: string, decl: OutputDecl, path: string): Promise<PortValue> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch {
+    throw new CommandFailedError(`declared output "${port}" was not written (expected ${path})`);
+  }
+  if (decl.kind === 'file') return new Uint8Array(bytes);
+  if (decl.kind === 'json') {
+    try {
+      return JSON.parse(bytes.toString('utf8')) as Json;
+    } catch (e) {
+      throw new CommandFailedError(`output "${port}" is not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  const { tensors } = decodeSafetensors(new Uint8Array(bytes));
+  const names = Object.keys(tensors);
+  if (names.length !== 1) throw new CommandFailedError(`output "${port}" must hold exactly one tensor, found ${names.length}`);
+  return tensors[names[0]];
+}
+
+export default defineNode<CommandParams>({
+  type: 'command',
+  version: '1',
+  description: 'Runs a command line (any language); inputs and outputs travel as safetensors/JSON files.',
+  paramsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['run', 'outputs'],
+    properties: {
+      run: { type: 'string', description: 'Command line (run by the shell in the pipeline directory). Placeholders: {inputs.NAME}, {outputs.NAME}, {seed}, {scratch}.' },
+      deps: { type: 'array', items: { type: 'string' }, default: [], description: 'Files (relative to the pipeline) whose content is part of the key, e.g. the script.' },
+      outputs: {
+        type: 'object',
+        description: 'Declared outputs: name → kind (and for tensors optional dtype and rank).',
+        additionalProperties: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['kind'],
+          properties: {
+            kind: { enum: ['tensor', 'json', 'file'] },
+            dtype: { enum: ['float32', 'float64', 'float16', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'bool'] },
+            rank: { type: 'integer', minimum: 0 },
+          },
+        },
+      },
+      env: { type: 'object', additionalProperties: { type: 'string' }, default: {}, description: 'Extra environment variables.' },
+      timeout_s: { type: 'number', exclusiveMinimum: 0, description: 'Kill the command after this many seconds.' },
+    },
+  },
+  ports: (params, connected) => ({
+    inputs: Object.fromEntries([...connected].map((name) => [name, { kind: 'any' as const }])),
+    outputs: Object.fromEntries(
+      Object.entries(params.outputs).map(([name, d]): [string, OutputPort] =>
+        d.kind === 'tensor' ? [name, { kind: 'tensor', dtype: d.dtype, rank: d.rank }] : [name, { kind: d.kind }],
+      ),
+    ),
+  }),
+  async fingerprint(ctx) {
+    return Promise.all(
+      ctx.params.deps.map(async (dep, i) => {
+        const path = resolve(ctx.baseDir, dep);
+        const { sha256, size } = await ctx.hashFile(path);
+        return { name: `deps[${i}]`, path, sha256, size };
+      }),
+    );
+  },
+  async run(ctx) {
+    const inDir = join(ctx.scratchDir, 'in');
+    const outDir = join(ctx.scratchDir, 'out');
+    await mkdir(inDir, { recursive: true });
+    await mkdir(outDir, { recursive: true });
+    const values: Record<string, string> = { seed: String(ctx.seed), scratch: ctx.scratchDir };
+    const env: Record<string, string> = { SIEVE_SEED: String(ctx.seed), SIEVE_NODE: ctx.nodeId };
+    for (const [port, value] of Object.entries(ctx.inputs)) {
+      const path = join(inDir, port + inputExt(value));
+      await writeInput(path, value);
+      values[`inputs.${port}`] = path;
+      env[`SIEVE_IN_${port.toUpperCase()}`] = path;
+    }
+    for (const [port, decl] of Object.entries(ctx.params.outputs)) {
+      const path = join(outDir, port + EXT[decl.kind]);
+      values[`outputs.${port}`] = path;
+      env[`SIEVE_OUT_${port.toUpperCase()}`] = path;
+    }
+    const line = substitute(ctx.params.run, values);
+    ctx.log(`$ ${line}`);
+    const proc = execa(line, {
+      shell: true, cwd: ctx.baseDir, env: { ...env, ...ctx.params.env }, reject: false, all: true,
+      cancelSignal: ctx.signal, timeout: ctx.params.timeout_s ? ctx.params.timeout_s * 1000 : undefined,
+    });
+    // A line "progress DONE/TOTAL" on stdout drives the progress bar.
+    proc.stdout?.on('data', (chunk: Buffer) => {
+      for (const l of chunk.toString('utf8').split('\n')) {
+        const m = /^progress (\d+)\/(\d+)/.exec(l.trim());
+        if (m) ctx.progress(Number(m[1]), Number(m[2]));
+      }
+    });
+    const result = await proc;
+    if (result.failed) {
+      const why = result.timedOut ? `timed out after ${ctx.params.timeout_s}s` : `exited with code ${result.exitCode ?? result.signal}`;
+      throw new CommandFailedError(`command ${why}: ${line}\n${tail(String(result.stderr || result.all || ''))}`);
+    }
+    const outputs: Record<string, PortValue> = {};
+    for (const [port, decl] of Object.entries(ctx.params.outputs)) outputs[port] = await readOutput(port, decl, values[`outputs.${port}`]);
+    return outputs;
+  },
+});

@@ -1,0 +1,252 @@
+// Runs a plan: each instance waits for its inputs, computes its key from content hashes, and is
+// either a cache hit or runs (bounded by p-limit). Keys use the *content* of the inputs, so a node
+// that reruns and produces identical bytes leaves everything downstream a cache hit (early cutoff);
+// instances of different grid points that reach the same key run once.
+import { randomBytes } from 'node:crypto';
+import { relative } from 'node:path';
+import pLimit from 'p-limit';
+import { CorruptObjectError, errorMessage } from './errors.js';
+import { EventBus, type NodeRecord, type NodeRef, type NodeStatus, type RunListener, type RunSummary } from './events.js';
+import { FileHasher, hashJson } from './hash.js';
+import type { ExternalDep } from './node-type.js';
+import type { Plan, PlannedNode } from './plan.js';
+import type { ExternalDepRecord, ObjectRef, Store } from './store.js';
+import { runTask, type TaskHooks, type TaskRequest, type TaskResult } from './task.js';
+import { WorkerPool } from './worker-pool.js';
+
+export const KEY_SCHEMA = 1;
+
+export interface ExecuteOptions {
+  store: Store;
+  jobs: number;
+  listeners: readonly RunListener[];
+  /** Only these node ids and their ancestors. */
+  targets?: readonly string[];
+  signal?: AbortSignal;
+  fileHasher?: FileHasher;
+}
+
+export interface Outcome {
+  status: NodeStatus;
+  record?: NodeRecord;
+  error?: string;
+}
+
+export interface RunResult {
+  summary: RunSummary;
+  outcomes: Map<string, Outcome>;
+}
+
+/** What a node's key is computed from; the lockfile keeps it so `status` can say what changed. */
+export interface KeyMaterial {
+  type: string;
+  version: string;
+  params: Record<string, unknown>;
+  seed: number;
+  inputs: Record<string, string>;
+  deps: { name: string; sha256: string }[];
+}
+
+export function computeKey(m: KeyMaterial): string {
+  return hashJson({ sieve_key: KEY_SCHEMA, ...m } as Record<string, unknown>);
+}
+
+export function nodeRef(plan: Plan, n: PlannedNode): NodeRef {
+  return { instanceId: n.instanceId, nodeId: n.nodeId, type: n.typeName, points: n.points.map((i) => plan.points[i].id) };
+}
+
+export async function fingerprintNode(n: PlannedNode, plan: Plan, store: Store, hasher: FileHasher): Promise<ExternalDepRecord[]> {
+  const fp = n.registered.node.fingerprint;
+  if (!fp) return [];
+  const deps: ExternalDep[] = await fp({
+    nodeId: n.nodeId,
+    params: n.params,
+    baseDir: plan.file.baseDir,
+    cacheDir: store.root,
+    hashFile: (p) => hasher.hash(p),
+  });
+  return deps.map((d) => ({ name: d.name, path: relative(plan.file.baseDir, d.path) || '.', sha256: d.sha256, size: d.size }));
+}
+
+/** Instances needed for `targets` (all when undefined). */
+export function selectInstances(plan: Plan, targets: readonly string[] | undefined): Set<string> {
+  if (!targets || targets.length === 0) return new Set(plan.nodes.keys());
+  const wanted = new Set<string>();
+  const todo = [...plan.nodes.values()].filter((n) => targets.includes(n.nodeId)).map((n) => n.instanceId);
+  while (todo.length > 0) {
+    const id = todo.pop()!;
+    if (wanted.has(id)) continue;
+    wanted.add(id);
+    for (const e of Object.values(plan.nodes.get(id)!.inputs)) todo.push(e.instanceId);
+  }
+  return wanted;
+}
+
+export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResult> {
+  const started = performance.now();
+  const runId = `${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
+  const bus = new EventBus(opts.listeners);
+  const store = opts.store;
+  await store.init();
+  const limit = pLimit(opts.jobs);
+  const pool = new WorkerPool(opts.jobs);
+  const hasher = opts.fileHasher ?? new FileHasher();
+  const signal = opts.signal ?? new AbortController().signal;
+  const wanted = selectInstances(plan, opts.targets);
+  const outcomes = new Map<string, Promise<Outcome>>();
+  const byKey = new Map<string, Promise<Outcome>>();
+
+  bus.emit({
+    event: 'run-start', runId, pipeline: plan.file.name, file: plan.file.path, points: plan.points.map((p) => p.id),
+    nodes: [...plan.nodes.values()].filter((n) => wanted.has(n.instanceId)).map((n) => nodeRef(plan, n)),
+    jobs: opts.jobs, time: new Date().toISOString(),
+  });
+
+  const runNode = (n: PlannedNode, request: TaskRequest, hooks: TaskHooks): Promise<TaskResult> => {
+    const moduleUrl = n.registered.moduleUrl;
+    if (n.registered.node.execution === 'worker' && moduleUrl) return pool.run(moduleUrl, request, hooks);
+    return runTask(n.registered.node, request, hooks);
+  };
+
+  const outcomeOf = (instanceId: string, force = false): Promise<Outcome> => {
+    const existing = outcomes.get(instanceId);
+    if (existing && !force) return existing;
+    const p = produce(plan.nodes.get(instanceId)!, force);
+    outcomes.set(instanceId, p);
+    return p;
+  };
+
+  async function produce(n: PlannedNode, force: boolean): Promise<Outcome> {
+    const ref = nodeRef(plan, n);
+    const upstream = await Promise.all(
+      Object.entries(n.inputs).map(async ([port, edge]) => [port, edge, await outcomeOf(edge.instanceId)] as const),
+    );
+    const blocked = upstream.find(([, , o]) => o.status === 'failed' || o.status === 'skipped');
+    if (blocked) {
+      const reason = `input ${blocked[0]} comes from ${blocked[1].nodeId}, which ${blocked[2].status === 'failed' ? 'failed' : 'was skipped'}`;
+      bus.emit({ event: 'node-end', node: ref, status: 'skipped', ms: 0, reason });
+      return { status: 'skipped', error: reason };
+    }
+    const t0 = performance.now();
+    const inputRefs: Record<string, ObjectRef> = {};
+    for (const [port, edge, o] of upstream) inputRefs[port] = o.record!.outputs[edge.port];
+    let deps: ExternalDepRecord[];
+    try {
+      deps = await fingerprintNode(n, plan, store, hasher);
+    } catch (e) {
+      return fail(ref, t0, `cannot fingerprint its external files: ${errorMessage(e)}`);
+    }
+    const material: KeyMaterial = {
+      type: n.typeName, version: n.registered.node.version, params: n.params, seed: n.seed,
+      inputs: Object.fromEntries(Object.entries(inputRefs).map(([k, r]) => [k, r.hash])),
+      deps: deps.map((d) => ({ name: d.name, sha256: d.sha256 })),
+    };
+    const key = computeKey(material);
+    const shared = byKey.get(key);
+    if (shared && !force) {
+      const o = await shared;
+      if (o.status !== 'failed' && o.record) {
+        bus.emit({ event: 'node-end', node: ref, status: 'cached', ms: performance.now() - t0, key, outputs: hashesOf(o.record), record: o.record });
+        return { status: 'cached', record: o.record };
+      }
+      return fail(ref, t0, o.error ?? 'failed', key);
+    }
+    const attempt = (async (): Promise<Outcome> => {
+      if (!force) {
+        const hit = await store.getAction(key);
+        if (hit) {
+          const intact = await Promise.all(Object.values(hit.outputs).map((r) => store.hasIntact(r)));
+          if (intact.every(Boolean)) {
+            const record = toRecord(hit, material, n);
+            bus.emit({ event: 'node-end', node: ref, status: 'cached', ms: performance.now() - t0, key, outputs: hashesOf(record), record });
+            return { status: 'cached', record };
+          }
+          bus.emit({ event: 'node-warning', node: ref, message: 'cached outputs are missing or truncated: recomputing' });
+          await store.deleteAction(key);
+        }
+      }
+      return limit(async () => {
+        const tRun = performance.now();
+        bus.emit({ event: 'node-start', node: ref, key });
+        const request: TaskRequest = {
+          nodeId: n.nodeId, typeName: n.typeName, params: n.params, seed: n.seed, inputs: inputRefs,
+          outputs: n.ports.outputs, cacheDir: store.root, baseDir: plan.file.baseDir,
+        };
+        const hooks: TaskHooks = {
+          progress: (done, total, unit) => bus.emit({ event: 'node-progress', node: ref, done, total, unit }),
+          log: (message) => bus.emit({ event: 'node-log', node: ref, message }),
+          signal,
+        };
+        let result: TaskResult;
+        try {
+          result = await runNode(n, request, hooks);
+        } catch (e) {
+          if (!(e instanceof CorruptObjectError)) return fail(ref, t0, errorMessage(e), key);
+          // An input was corrupt (and has been removed): recompute its producer, then retry once.
+          const bad = upstream.find(([, edge, o]) => o.record!.outputs[edge.port].hash === e.hash);
+          if (!bad) return fail(ref, t0, errorMessage(e), key);
+          bus.emit({ event: 'node-warning', node: ref, message: `${e.message}; recomputing ${bad[1].nodeId}` });
+          const again = await outcomeOf(bad[1].instanceId, true);
+          if (again.status === 'failed' || again.record!.outputs[bad[1].port].hash !== e.hash) {
+            return fail(ref, t0, `input ${bad[0]} was corrupt and recomputing ${bad[1].nodeId} did not restore it`, key);
+          }
+          try {
+            result = await runNode(n, request, hooks);
+          } catch (e2) {
+            return fail(ref, t0, errorMessage(e2), key);
+          }
+        }
+        const durationMs = Math.round(performance.now() - tRun);
+        const action = { key, type: n.typeName, version: n.registered.node.version, outputs: result.outputs, deps, notes: result.notes, durationMs };
+        await store.putAction(action);
+        const record = toRecord(action, material, n);
+        bus.emit({ event: 'node-end', node: ref, status: 'ran', ms: performance.now() - t0, key, outputs: hashesOf(record), record });
+        return { status: 'ran', record };
+      });
+    })();
+    byKey.set(key, attempt);
+    return attempt;
+  }
+
+  function fail(ref: NodeRef, t0: number, error: string, key?: string): Outcome {
+    bus.emit({ event: 'node-end', node: ref, status: 'failed', ms: performance.now() - t0, key, error });
+    return { status: 'failed', error };
+  }
+
+  const settled = new Map<string, Outcome>();
+  try {
+    for (const id of plan.nodes.keys()) if (wanted.has(id)) void outcomeOf(id);
+    for (const id of plan.nodes.keys()) if (wanted.has(id)) settled.set(id, await outcomes.get(id)!);
+  } finally {
+    await pool.close();
+  }
+  const counts: Record<NodeStatus, number> = { cached: 0, ran: 0, failed: 0, skipped: 0 };
+  const failures: RunSummary['failures'] = [];
+  for (const [id, o] of settled) {
+    counts[o.status]++;
+    const n = plan.nodes.get(id)!;
+    if (o.status === 'failed') failures.push({ nodeId: n.nodeId, points: nodeRef(plan, n).points, error: o.error ?? '' });
+  }
+  const summary: RunSummary = {
+    runId, pipeline: plan.file.name, ok: counts.failed === 0 && counts.skipped === 0, counts,
+    ms: Math.round(performance.now() - started), failures,
+  };
+  bus.emit({ event: 'run-end', summary });
+  await bus.flush();
+  return { summary, outcomes: settled };
+}
+
+function hashesOf(r: NodeRecord): Record<string, string> {
+  return Object.fromEntries(Object.entries(r.outputs).map(([k, v]) => [k, v.hash]));
+}
+
+function toRecord(
+  action: { key: string; outputs: Record<string, ObjectRef>; deps: ExternalDepRecord[]; notes: NodeRecord['notes']; durationMs: number },
+  material: KeyMaterial,
+  n: PlannedNode,
+): NodeRecord {
+  return {
+    key: action.key, type: material.type, version: material.version, params: n.params, seed: n.seed,
+    inputs: material.inputs, outputs: action.outputs, deps: action.deps, notes: action.notes, ms: action.durationMs,
+  };
+}

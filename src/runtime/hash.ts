@@ -1,0 +1,52 @@
+// Hashing: sha256 over bytes and over canonical JSON (RFC 8785, so every machine agrees on the
+// bytes of a params object), and file hashing memoised by (path, size, mtime) like DVC's state db.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import canonicalizeModule from 'canonicalize';
+import type { Json } from './tensor.js';
+
+// The package is CommonJS with an ESM-style type declaration; take the function either way.
+type Canonicalize = (input: unknown) => string | undefined;
+const canonicalize: Canonicalize =
+  (canonicalizeModule as unknown as { default?: Canonicalize }).default ?? (canonicalizeModule as unknown as Canonicalize);
+
+export function sha256(bytes: Uint8Array | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Canonical JSON text (sorted keys, shortest round-trip numbers). */
+export function canonicalJson(value: Json | Record<string, unknown>): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw new TypeError('value cannot be serialised as canonical JSON');
+  return text;
+}
+
+export function hashJson(value: Json | Record<string, unknown>): string {
+  return sha256(canonicalJson(value));
+}
+
+export async function hashFileStream(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 22 })) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+export interface FileHash {
+  sha256: string;
+  size: number;
+}
+
+/** Memoises file hashes for the life of one process, keyed by path, size and mtime. */
+export class FileHasher {
+  private readonly memo = new Map<string, { size: number; mtimeMs: number; sha256: string }>();
+
+  async hash(path: string): Promise<FileHash> {
+    const s = await stat(path);
+    const hit = this.memo.get(path);
+    if (hit && hit.size === s.size && hit.mtimeMs === s.mtimeMs) return { sha256: hit.sha256, size: s.size };
+    const digest = await hashFileStream(path);
+    this.memo.set(path, { size: s.size, mtimeMs: s.mtimeMs, sha256: digest });
+    return { sha256: digest, size: s.size };
+  }
+}

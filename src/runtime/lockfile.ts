@@ -1,0 +1,101 @@
+// The lockfile (like dvc.lock): for every grid point and node, the key, what it was computed from
+// (params, seed, input hashes, external files) and what it produced. Committed next to the
+// pipeline, it is the contract between teammates: `status` diffs against it, `pull` fetches it.
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { stringify, parse } from 'yaml';
+import type { NodeRecord, RunEvent, RunListener } from './events.js';
+import type { Plan } from './plan.js';
+import { writeFileAtomicOutsideStore } from './store.js';
+import type { Json } from './tensor.js';
+
+export const LOCKFILE_VERSION = 1;
+
+export interface LockPoint {
+  assignments: Record<string, Json>;
+  nodes: Record<string, NodeRecord>;
+}
+
+export interface Lockfile {
+  version: number;
+  pipeline: string;
+  sieve: string;
+  points: Record<string, LockPoint>;
+}
+
+export function lockfilePath(pipelinePath: string): string {
+  return join(dirname(pipelinePath), `${basename(pipelinePath).replace(/\.ya?ml$/i, '')}.lock`);
+}
+
+export class LockfileError extends Error {
+  override name = 'LockfileError';
+}
+
+export async function readLockfile(path: string): Promise<Lockfile | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const data = parse(text) as Lockfile | null;
+  if (!data || typeof data !== 'object' || data.version !== LOCKFILE_VERSION || typeof data.points !== 'object') {
+    throw new LockfileError(`${path} is not a Sieve lockfile of version ${LOCKFILE_VERSION}`);
+  }
+  return data;
+}
+
+const HEADER =
+  '# Sieve lockfile: what each node was computed from and what it produced.\n' +
+  '# Commit it with the pipeline; `sieve status` compares against it and `sieve pull` fetches what it names.\n';
+
+export function serializeLockfile(lock: Lockfile): string {
+  return HEADER + stringify(lock, { sortMapEntries: false, lineWidth: 0 });
+}
+
+/** Every object hash a lockfile references. */
+export function lockfileObjects(lock: Lockfile): Set<string> {
+  const out = new Set<string>();
+  for (const p of Object.values(lock.points)) {
+    for (const n of Object.values(p.nodes)) for (const o of Object.values(n.outputs)) out.add(o.hash);
+  }
+  return out;
+}
+
+/**
+ * Listens to a run and rewrites the lockfile at its end: nodes that finished (ran or cached) get
+ * their new record; nodes that did not keep their previous entry; points no longer in the
+ * pipeline are dropped.
+ */
+export class LockfileWriter implements RunListener {
+  private readonly finished = new Map<string, NodeRecord>();
+
+  constructor(
+    private readonly plan: Plan,
+    private readonly sieveVersion: string,
+    readonly path = lockfilePath(plan.file.path),
+  ) {}
+
+  onEvent(e: RunEvent): Promise<void> | void {
+    if (e.event === 'node-end' && e.record && (e.status === 'ran' || e.status === 'cached')) {
+      this.finished.set(e.node.instanceId, e.record);
+    }
+    if (e.event === 'run-end') return this.write();
+  }
+
+  private async write(): Promise<void> {
+    const previous = await readLockfile(this.path).catch(() => undefined);
+    const points: Record<string, LockPoint> = {};
+    for (const [i, point] of this.plan.points.entries()) {
+      const old = previous?.points[point.id]?.nodes ?? {};
+      const nodes: Record<string, NodeRecord> = {};
+      for (const [nodeId, instanceId] of this.plan.pointNodes[i]) {
+        const rec = this.finished.get(instanceId) ?? old[nodeId];
+        if (rec) nodes[nodeId] = rec;
+      }
+      points[point.id] = { assignments: Object.fromEntries(point.assignments.map((a) => [a.path, a.value])), nodes };
+    }
+    const lock: Lockfile = { version: LOCKFILE_VERSION, pipeline: this.plan.file.name, sieve: this.sieveVersion, points };
+    await writeFileAtomicOutsideStore(this.path, serializeLockfile(lock));
+  }
+}

@@ -1,0 +1,88 @@
+// `sieve gc` and `sieve verify`.
+import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { lockfileObjects, readLockfile } from './lockfile.js';
+import type { RunRecord } from './run-record.js';
+import type { Store } from './store.js';
+
+export interface GcReport {
+  keptObjects: number;
+  removedObjects: number;
+  removedBytes: number;
+  removedActions: number;
+  removedTmp: number;
+  roots: string[];
+  dryRun: boolean;
+}
+
+/**
+ * Removes objects that neither a run record (the latest run of each pipeline) nor a lockfile refers
+ * to, and the action records that point at removed objects.
+ */
+export async function collectGarbage(store: Store, opts: { dryRun: boolean; lockfiles?: readonly string[] }): Promise<GcReport> {
+  const live = new Set<string>();
+  const roots: string[] = [];
+  const lockPaths = new Set(opts.lockfiles ?? []);
+  for (const r of (await store.listRunRecords()) as unknown as RunRecord[]) {
+    roots.push(`run record of ${r.file}`);
+    for (const n of r.nodes ?? []) for (const o of Object.values(n.outputs ?? {})) live.add(o.hash);
+    if (r.lockfile && existsSync(r.lockfile)) lockPaths.add(r.lockfile);
+  }
+  for (const p of lockPaths) {
+    const lock = await readLockfile(p);
+    if (!lock) continue;
+    roots.push(p);
+    for (const h of lockfileObjects(lock)) live.add(h);
+  }
+  let removedObjects = 0;
+  let removedBytes = 0;
+  let kept = 0;
+  for (const hash of await store.listObjects()) {
+    if (live.has(hash)) {
+      kept++;
+      continue;
+    }
+    removedObjects++;
+    removedBytes += (await stat(store.objectPath(hash)).catch(() => undefined))?.size ?? 0;
+    if (!opts.dryRun) await store.deleteObject(hash);
+  }
+  let removedActions = 0;
+  for (const key of await store.listActions()) {
+    const a = await store.getAction(key);
+    if (!a || Object.values(a.outputs).some((o) => !live.has(o.hash))) {
+      removedActions++;
+      if (!opts.dryRun) await store.deleteAction(key);
+    }
+  }
+  const removedTmp = opts.dryRun ? 0 : await store.cleanTmp(60 * 60 * 1000);
+  return { keptObjects: kept, removedObjects, removedBytes, removedActions, removedTmp, roots, dryRun: opts.dryRun };
+}
+
+export interface VerifyReport {
+  checked: number;
+  bad: { hash: string; reason: string }[];
+  repaired: boolean;
+}
+
+/** Hashes every object; with `repair`, removes bad ones and the actions that name them, so they are recomputed. */
+export async function verifyStore(
+  store: Store,
+  opts: { repair: boolean; onProgress?(done: number, total: number): void },
+): Promise<VerifyReport> {
+  const hashes = await store.listObjects();
+  const bad: VerifyReport['bad'] = [];
+  for (const [i, h] of hashes.entries()) {
+    const reason = await store.check(h);
+    if (reason) bad.push({ hash: h, reason });
+    opts.onProgress?.(i + 1, hashes.length);
+  }
+  if (opts.repair && bad.length > 0) {
+    const badSet = new Set(bad.map((b) => b.hash));
+    for (const h of badSet) await store.deleteObject(h);
+    for (const key of await store.listActions()) {
+      const a = await store.getAction(key);
+      if (a && Object.values(a.outputs).some((o) => badSet.has(o.hash))) await store.deleteAction(key);
+    }
+  }
+  return { checked: hashes.length, bad, repaired: opts.repair && bad.length > 0 };
+}

@@ -1,0 +1,115 @@
+// `sieve status`: which nodes would run, and why — like `dvc status`, but down to the param or
+// input that changed. It computes every key it can without running anything: a node's key is known
+// when all its upstream nodes are up to date (their outputs are then known from the cache).
+import { computeKey, fingerprintNode, type KeyMaterial } from './executor.js';
+import type { NodeRecord } from './events.js';
+import { FileHasher } from './hash.js';
+import type { Lockfile } from './lockfile.js';
+import type { Plan, PlannedNode } from './plan.js';
+import type { ObjectRef, Store } from './store.js';
+
+export type NodeState = 'up-to-date' | 'stale';
+
+export interface NodeStatusLine {
+  point: string;
+  nodeId: string;
+  type: string;
+  state: NodeState;
+  reasons: string[];
+  key?: string;
+}
+
+interface Known {
+  state: NodeState;
+  outputs?: Record<string, ObjectRef>;
+  key?: string;
+  reasons: string[];
+}
+
+export async function pipelineStatus(plan: Plan, store: Store, lock: Lockfile | undefined): Promise<NodeStatusLine[]> {
+  const hasher = new FileHasher();
+  const known = new Map<string, Known>();
+  const lines: NodeStatusLine[] = [];
+  for (const n of plan.nodes.values()) known.set(n.instanceId, await nodeState(n, plan, store, hasher, known, lock));
+  for (const [i, point] of plan.points.entries()) {
+    for (const [nodeId, instanceId] of plan.pointNodes[i]) {
+      const k = known.get(instanceId)!;
+      lines.push({ point: point.id, nodeId, type: plan.nodes.get(instanceId)!.typeName, state: k.state, reasons: k.reasons, key: k.key });
+    }
+  }
+  return lines;
+}
+
+async function nodeState(
+  n: PlannedNode, plan: Plan, store: Store, hasher: FileHasher, known: Map<string, Known>, lock: Lockfile | undefined,
+): Promise<Known> {
+  const locked = lockEntry(plan, n, lock);
+  const inputs: Record<string, string> = {};
+  const staleInputs: string[] = [];
+  for (const [port, edge] of Object.entries(n.inputs)) {
+    const up = known.get(edge.instanceId)!;
+    if (up.state === 'up-to-date' && up.outputs) inputs[port] = up.outputs[edge.port].hash;
+    else staleInputs.push(`input ${port} comes from ${edge.nodeId}, which will run first`);
+  }
+  const paramReasons = locked ? diffRecord(n, locked) : [];
+  if (staleInputs.length > 0) return { state: 'stale', reasons: [...paramReasons, ...staleInputs] };
+  const deps = await fingerprintNode(n, plan, store, hasher).catch(() => undefined);
+  if (!deps) return { state: 'stale', reasons: ['an external file it reads is missing'] };
+  const material: KeyMaterial = {
+    type: n.typeName, version: n.registered.node.version, params: n.params, seed: n.seed, inputs,
+    deps: deps.map((d) => ({ name: d.name, sha256: d.sha256 })),
+  };
+  const key = computeKey(material);
+  const action = await store.getAction(key);
+  if (action && (await Promise.all(Object.values(action.outputs).map((r) => store.hasIntact(r)))).every(Boolean)) {
+    const reasons = locked && locked.key !== key ? ['cached, but the lockfile records another key (run to update it)'] : [];
+    return { state: 'up-to-date', outputs: action.outputs, key, reasons };
+  }
+  if (!locked) return { state: 'stale', key, reasons: ['never run (not in the lockfile)'] };
+  const reasons = [...paramReasons];
+  for (const [port, hash] of Object.entries(inputs)) {
+    if (locked.inputs[port] !== hash) reasons.push(`input ${port} changed (from ${n.inputs[port].nodeId})`);
+  }
+  const oldDeps = new Map(locked.deps.map((d) => [d.name, d]));
+  for (const d of deps) {
+    const old = oldDeps.get(d.name);
+    if (!old) reasons.push(`new external file ${d.path}`);
+    else if (old.sha256 !== d.sha256) reasons.push(`external file ${d.path} changed`);
+  }
+  if (reasons.length === 0) {
+    reasons.push(locked.key === key ? 'outputs are not in the local cache (run it, or `sieve pull`)' : 'key changed');
+  }
+  return { state: 'stale', key, reasons };
+}
+
+function lockEntry(plan: Plan, n: PlannedNode, lock: Lockfile | undefined): NodeRecord | undefined {
+  if (!lock) return undefined;
+  for (const i of n.points) {
+    const rec = lock.points[plan.points[i].id]?.nodes[n.nodeId];
+    if (rec) return rec;
+  }
+  return undefined;
+}
+
+function diffRecord(n: PlannedNode, locked: NodeRecord): string[] {
+  const out: string[] = [];
+  if (locked.type !== n.typeName) out.push(`type ${locked.type} → ${n.typeName}`);
+  else if (locked.version !== n.registered.node.version) out.push(`implementation version ${locked.version} → ${n.registered.node.version}`);
+  if (locked.seed !== n.seed) out.push(`seed ${locked.seed} → ${n.seed}`);
+  const before = flatten(locked.params);
+  const after = flatten(n.params);
+  for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (before[k] !== after[k]) out.push(`param ${k}: ${before[k] ?? '(unset)'} → ${after[k] ?? '(unset)'}`);
+  }
+  return out;
+}
+
+/** Flattens nested params to dotted paths with JSON-text values. */
+export function flatten(obj: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
+  if (obj !== null && typeof obj === 'object' && !Array.isArray(obj)) {
+    for (const [k, v] of Object.entries(obj)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else if (prefix) {
+    out[prefix] = JSON.stringify(obj);
+  }
+  return out;
+}

@@ -1,0 +1,231 @@
+// The content-addressed store. Layout under the cache directory:
+//   objects/<2 hex>/<62 hex>   immutable blobs named by their sha256
+//   actions/<2 hex>/<key>.json the outputs a node key produced (written after all its objects)
+//   runs/<id>.json             the latest run record of each pipeline (gc roots, `results`)
+//   tmp/                       temp files; everything becomes visible only through rename
+// Renames within one filesystem are atomic, so a killed process never leaves a partial object, and
+// two processes writing the same object write the same bytes: last rename wins, both are right.
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CorruptObjectError } from './errors.js';
+import { sha256 } from './hash.js';
+import type { DType, Json } from './tensor.js';
+
+export type ArtifactKind = 'tensor' | 'json' | 'file';
+
+export interface ObjectRef {
+  hash: string;
+  size: number;
+  kind: ArtifactKind;
+  dtype?: DType;
+  shape?: number[];
+}
+
+export interface ExternalDepRecord {
+  name: string;
+  /** Relative to the pipeline's directory where possible, so lockfiles travel. */
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+export interface ActionRecord {
+  key: string;
+  type: string;
+  version: string;
+  outputs: Record<string, ObjectRef>;
+  deps: ExternalDepRecord[];
+  notes: Record<string, Json>;
+  durationMs: number;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+export class Store {
+  readonly objectsDir: string;
+  readonly actionsDir: string;
+  readonly runsDir: string;
+  readonly tmpDir: string;
+  private ready: Promise<void> | undefined;
+
+  constructor(readonly root: string) {
+    this.objectsDir = join(root, 'objects');
+    this.actionsDir = join(root, 'actions');
+    this.runsDir = join(root, 'runs');
+    this.tmpDir = join(root, 'tmp');
+  }
+
+  /** Creates the directory skeleton once per process. */
+  init(): Promise<void> {
+    this.ready ??= Promise.all(
+      [this.objectsDir, this.actionsDir, this.runsDir, this.tmpDir].map((d) => mkdir(d, { recursive: true })),
+    ).then(() => undefined);
+    return this.ready;
+  }
+
+  objectPath(hash: string): string {
+    if (!HEX64.test(hash)) throw new RangeError(`not a sha256 hex digest: ${hash}`);
+    return join(this.objectsDir, hash.slice(0, 2), hash.slice(2));
+  }
+
+  actionPath(key: string): string {
+    if (!HEX64.test(key)) throw new RangeError(`not a sha256 hex key: ${key}`);
+    return join(this.actionsDir, key.slice(0, 2), `${key}.json`);
+  }
+
+  /** Writes `bytes` to `dest` through a temp file and a rename. */
+  async writeAtomic(dest: string, bytes: Uint8Array | string): Promise<void> {
+    await this.init();
+    const tmp = join(this.tmpDir, `${randomBytes(8).toString('hex')}.part`);
+    const handle = await open(tmp, 'w');
+    try {
+      await handle.writeFile(bytes);
+      if (process.env.SIEVE_FSYNC === '1') await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await rename(tmp, dest);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      await mkdir(join(dest, '..'), { recursive: true });
+      await rename(tmp, dest);
+    }
+  }
+
+  /** Stores bytes under their hash; an object already present is not rewritten. */
+  async put(bytes: Uint8Array): Promise<{ hash: string; size: number }> {
+    const hash = sha256(bytes);
+    const path = this.objectPath(hash);
+    const existing = await stat(path).catch(() => undefined);
+    if (!existing || existing.size !== bytes.byteLength) await this.writeAtomic(path, bytes);
+    return { hash, size: bytes.byteLength };
+  }
+
+  /** True when the object exists with the recorded size (the cheap check every cache hit makes). */
+  async hasIntact(ref: { hash: string; size: number }): Promise<boolean> {
+    const s = await stat(this.objectPath(ref.hash)).catch(() => undefined);
+    return s !== undefined && s.size === ref.size;
+  }
+
+  /** Reads an object and checks size and content hash; a bad object is removed and reported. */
+  async read(ref: { hash: string; size: number }): Promise<Uint8Array> {
+    const path = this.objectPath(ref.hash);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path);
+    } catch (e) {
+      throw new CorruptObjectError(ref.hash, path, `missing (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    }
+    const reason =
+      bytes.byteLength !== ref.size
+        ? `size ${bytes.byteLength} but ${ref.size} expected`
+        : sha256(bytes) !== ref.hash
+          ? 'content does not match its hash'
+          : undefined;
+    if (reason) {
+      await rm(path, { force: true });
+      throw new CorruptObjectError(ref.hash, path, reason);
+    }
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /** Full check of one stored object: undefined when good, else the reason. */
+  async check(hash: string): Promise<string | undefined> {
+    const bytes = await readFile(this.objectPath(hash)).catch(() => undefined);
+    if (!bytes) return 'missing';
+    return sha256(bytes) === hash ? undefined : 'content does not match its hash';
+  }
+
+  async getAction(key: string): Promise<ActionRecord | undefined> {
+    try {
+      return JSON.parse(await readFile(this.actionPath(key), 'utf8')) as ActionRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async putAction(record: ActionRecord): Promise<void> {
+    await this.writeAtomic(this.actionPath(record.key), JSON.stringify(record, null, 1));
+  }
+
+  async deleteAction(key: string): Promise<void> {
+    await unlink(this.actionPath(key)).catch(() => undefined);
+  }
+
+  async deleteObject(hash: string): Promise<void> {
+    await unlink(this.objectPath(hash)).catch(() => undefined);
+  }
+
+  /** Every stored object hash. */
+  async listObjects(): Promise<string[]> {
+    return this.listTwoLevel(this.objectsDir, (prefix, name) => (HEX64.test(prefix + name) ? prefix + name : undefined));
+  }
+
+  /** Every action key. */
+  async listActions(): Promise<string[]> {
+    return this.listTwoLevel(this.actionsDir, (_prefix, name) => {
+      const key = name.replace(/\.json$/, '');
+      return HEX64.test(key) ? key : undefined;
+    });
+  }
+
+  private async listTwoLevel(dir: string, nameOf: (prefix: string, name: string) => string | undefined): Promise<string[]> {
+    const out: string[] = [];
+    const prefixes = await readdir(dir).catch(() => [] as string[]);
+    for (const prefix of prefixes.sort()) {
+      for (const name of (await readdir(join(dir, prefix)).catch(() => [] as string[])).sort()) {
+        const id = nameOf(prefix, name);
+        if (id) out.push(id);
+      }
+    }
+    return out;
+  }
+
+  async writeRunRecord(id: string, record: Json): Promise<void> {
+    await this.writeAtomic(join(this.runsDir, `${id}.json`), JSON.stringify(record, null, 1));
+  }
+
+  async listRunRecords(): Promise<Json[]> {
+    const names = await readdir(this.runsDir).catch(() => [] as string[]);
+    const out: Json[] = [];
+    for (const n of names.filter((x) => x.endsWith('.json')).sort()) {
+      try {
+        out.push(JSON.parse(await readFile(join(this.runsDir, n), 'utf8')) as Json);
+      } catch {
+        // A record from an interrupted write cannot exist (atomic), but a hand-edited one might.
+      }
+    }
+    return out;
+  }
+
+  /** Removes temp files older than `olderThanMs` (left by killed processes). */
+  async cleanTmp(olderThanMs: number): Promise<number> {
+    const names = await readdir(this.tmpDir).catch(() => [] as string[]);
+    let removed = 0;
+    const now = Date.now();
+    for (const n of names) {
+      const p = join(this.tmpDir, n);
+      const s = await stat(p).catch(() => undefined);
+      if (s && now - s.mtimeMs > olderThanMs) {
+        await rm(p, { recursive: true, force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  async makeScratchDir(): Promise<string> {
+    await this.init();
+    const dir = join(this.tmpDir, `scratch-${randomBytes(6).toString('hex')}`);
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+}
+
+export async function writeFileAtomicOutsideStore(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, path);
+}

@@ -1,0 +1,122 @@
+// A small pool of worker threads for CPU-heavy nodes: the main thread stays free to draw progress,
+// and `--jobs N` gets N cores. Workers are reused, so a heavy import (tfjs) is paid once per worker.
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { CorruptObjectError } from './errors.js';
+import type { TaskHooks, TaskRequest, TaskResult } from './task.js';
+
+export interface WorkerMessage {
+  id: number;
+  moduleUrl: string;
+  request: TaskRequest;
+}
+
+export type WorkerReply =
+  | { id: number; kind: 'progress'; done: number; total?: number; unit?: string }
+  | { id: number; kind: 'log'; message: string }
+  | { id: number; kind: 'done'; result: TaskResult }
+  | { id: number; kind: 'error'; name: string; message: string; stack?: string; corrupt?: { hash: string; path: string; reason: string } };
+
+/** An error raised inside a worker, rebuilt on the main thread with its original name and stack. */
+export class WorkerTaskError extends Error {
+  constructor(name: string, message: string, readonly workerStack?: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+const here = import.meta.url;
+const fromSources = here.endsWith('.ts');
+
+// Worker threads cannot load TypeScript by themselves; from sources (tests, `tsx`) the bootstrap
+// registers tsx first. Compiled builds load worker.js directly.
+const BOOTSTRAP = `
+const { workerData } = require('node:worker_threads');
+(async () => {
+  if (workerData.tsxApi) { const { register } = await import(workerData.tsxApi); register(); }
+  await import(workerData.entry);
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+interface Slot {
+  worker: Worker;
+  busy: boolean;
+}
+
+export class WorkerPool {
+  private readonly slots: Slot[] = [];
+  private nextId = 1;
+  private readonly waiting = new Map<number, { hooks: TaskHooks; resolve(r: TaskResult): void; reject(e: Error): void; slot: Slot }>();
+
+  constructor(private readonly size: number) {}
+
+  private spawn(): Slot {
+    const entry = new URL(`./worker${fromSources ? '.ts' : '.js'}`, here).href;
+    const tsxApi = fromSources ? createRequire(here).resolve('tsx/esm/api') : undefined;
+    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { entry, tsxApi: tsxApi && `file://${tsxApi}` } });
+    worker.unref();
+    const slot: Slot = { worker, busy: false };
+    worker.on('message', (r: WorkerReply) => this.onReply(r));
+    worker.on('error', (e) => this.failSlot(slot, e));
+    worker.on('exit', (code) => {
+      this.slots.splice(this.slots.indexOf(slot), 1);
+      if (code !== 0) this.failSlot(slot, new Error(`worker thread exited with code ${code}`));
+    });
+    this.slots.push(slot);
+    return slot;
+  }
+
+  private failSlot(slot: Slot, e: Error): void {
+    for (const [id, w] of this.waiting) {
+      if (w.slot === slot) {
+        this.waiting.delete(id);
+        w.reject(e);
+      }
+    }
+  }
+
+  private onReply(r: WorkerReply): void {
+    const w = this.waiting.get(r.id);
+    if (!w) return;
+    switch (r.kind) {
+      case 'progress':
+        w.hooks.progress(r.done, r.total, r.unit);
+        return;
+      case 'log':
+        w.hooks.log(r.message);
+        return;
+      case 'done':
+        this.waiting.delete(r.id);
+        w.slot.busy = false;
+        w.resolve(r.result);
+        return;
+      case 'error':
+        this.waiting.delete(r.id);
+        w.slot.busy = false;
+        w.reject(r.corrupt ? new CorruptObjectError(r.corrupt.hash, r.corrupt.path, r.corrupt.reason) : new WorkerTaskError(r.name, r.message, r.stack));
+    }
+  }
+
+  /** Runs a task on an idle worker (the caller bounds concurrency to the pool size). */
+  run(moduleUrl: string, request: TaskRequest, hooks: TaskHooks): Promise<TaskResult> {
+    const slot = this.slots.find((s) => !s.busy) ?? (this.slots.length < this.size ? this.spawn() : undefined);
+    if (!slot) return Promise.reject(new Error('worker pool exhausted: callers must bound concurrency to the pool size'));
+    slot.busy = true;
+    slot.worker.ref();
+    const id = this.nextId++;
+    return new Promise<TaskResult>((resolve, reject) => {
+      this.waiting.set(id, { hooks, resolve, reject, slot });
+      const abort = (): void => {
+        void slot.worker.terminate();
+      };
+      hooks.signal.addEventListener('abort', abort, { once: true });
+      slot.worker.postMessage({ id, moduleUrl, request } satisfies WorkerMessage);
+    }).finally(() => {
+      slot.worker.unref();
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}
