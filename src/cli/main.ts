@@ -126,7 +126,13 @@ async function runCommand(pipeline: string, flags: RunFlags): Promise<number> {
   const listeners: RunListener[] = [
     flags.json
       ? new JsonReporter(process.stdout)
-      : new TerminalReporter({ out: process.stdout, live: Boolean(process.stdout.isTTY), verbose: Boolean(flags.verbose), pointCount: p.points.length }),
+      : new TerminalReporter({
+          out: process.stdout,
+          // Loaded only for a terminal: it is the heaviest import of a no-op rerun.
+          live: process.stdout.isTTY ? (await import('log-update')).createLogUpdate(process.stdout) : undefined,
+          verbose: Boolean(flags.verbose),
+          pointCount: p.points.length,
+        }),
     new LockfileWriter(p, SIEVE_VERSION, lockPath),
     new RunRecordWriter(p, store, lockPath),
   ];

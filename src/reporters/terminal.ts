@@ -1,6 +1,5 @@
 // The human view of a run: one live line per node (cached / running with a progress bar / done
 // with its time) redrawn in place on a terminal, or one line per finished node in a log (CI).
-import { createLogUpdate } from 'log-update';
 import pc from 'picocolors';
 import type { NodeRef, RunEvent, RunListener } from '../runtime/events.js';
 import { bar, formatMs } from './format.js';
@@ -16,10 +15,17 @@ interface LineState {
   message?: string;
 }
 
+/** Redraws a block of lines in place (log-update's interface). */
+export interface LiveBlock {
+  (text: string): void;
+  clear(): void;
+  done(): void;
+}
+
 export interface TerminalReporterOptions {
   out: NodeJS.WriteStream;
-  /** Redraw in place (a TTY); otherwise print a line per finished node. */
-  live: boolean;
+  /** Redraws in place on a TTY (from log-update); absent: print a line per finished node. */
+  live?: LiveBlock;
   verbose: boolean;
   pointCount: number;
 }
@@ -30,10 +36,10 @@ export class TerminalReporter implements RunListener {
   private readonly lines = new Map<string, LineState>();
   private timer: NodeJS.Timeout | undefined;
   private frame = 0;
-  private readonly update: ReturnType<typeof createLogUpdate> | undefined;
+  private readonly update: LiveBlock | undefined;
 
   constructor(private readonly opts: TerminalReporterOptions) {
-    this.update = opts.live ? createLogUpdate(opts.out) : undefined;
+    this.update = opts.live;
   }
 
   private label(ref: NodeRef): string {

@@ -2,6 +2,8 @@
 // and `--jobs N` gets N cores. Workers are reused, so a heavy import (tfjs) is paid once per worker.
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { CorruptObjectError } from './errors.js';
 import type { TaskHooks, TaskRequest, TaskResult } from './task.js';
 
@@ -52,8 +54,8 @@ export class WorkerPool {
 
   private spawn(): Slot {
     const entry = new URL(`./worker${fromSources ? '.ts' : '.js'}`, here).href;
-    const tsxApi = fromSources ? createRequire(here).resolve('tsx/esm/api') : undefined;
-    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { entry, tsxApi: tsxApi && `file://${tsxApi}` } });
+    const tsxApi = fromSources ? pathToFileURL(join(dirname(createRequire(here).resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href : undefined;
+    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { entry, tsxApi } });
     worker.unref();
     const slot: Slot = { worker, busy: false };
     worker.on('message', (r: WorkerReply) => this.onReply(r));
@@ -104,14 +106,15 @@ export class WorkerPool {
     slot.busy = true;
     slot.worker.ref();
     const id = this.nextId++;
+    const abort = (): void => {
+      void slot.worker.terminate();
+    };
+    hooks.signal.addEventListener('abort', abort, { once: true });
     return new Promise<TaskResult>((resolve, reject) => {
       this.waiting.set(id, { hooks, resolve, reject, slot });
-      const abort = (): void => {
-        void slot.worker.terminate();
-      };
-      hooks.signal.addEventListener('abort', abort, { once: true });
       slot.worker.postMessage({ id, moduleUrl, request } satisfies WorkerMessage);
     }).finally(() => {
+      hooks.signal.removeEventListener('abort', abort);
       slot.worker.unref();
     });
   }
