@@ -1,0 +1,344 @@
+// The `load` node: reads a data set (CIFAR, MNIST, an image folder, a manifest, precomputed
+// features) or simulates CLIP features, then optionally carves a held-out test split and
+// subsamples, both seeded and class-stratified. Every local file read joins the cache key.
+import { relative, resolve } from 'node:path';
+import { cifarFiles, readCifar } from '../data/cifar.js';
+import { DatasetError } from '../data/errors.js';
+import { featureFiles, readFeatures, type FeatureFileSpec } from '../data/features.js';
+import { listImageFolder, type FolderLayout } from '../data/image-folder.js';
+import { mnistFiles, readMnist } from '../data/idx.js';
+import { readManifest } from '../data/manifest.js';
+import type { ImageDataset } from '../data/types.js';
+import { stratifiedHoldout, stratifiedSubsample, takeLabels, takeRows } from '../data/split.js';
+import { createRng } from '../methods/rng.js';
+import { generateSyntheticClip } from '../methods/synthetic.js';
+import { defineNode, type ExternalDep, type NodeContext, type OutputPort, type PortValue } from '../runtime/node-type.js';
+import { tensor, type Tensor } from '../runtime/tensor.js';
+
+export const SOURCES = ['cifar10', 'cifar100', 'mnist', 'fashion-mnist', 'image-folder', 'manifest', 'features', 'synthetic'] as const;
+export type Source = (typeof SOURCES)[number];
+
+export interface LoadParams {
+  source: Source;
+  path?: string;
+  url?: string;
+  sha256?: string;
+  label?: 'fine' | 'coarse';
+  size?: number;
+  classes?: string[];
+  train?: string;
+  test?: string;
+  train_labels?: string;
+  test_labels?: string;
+  features_key?: string;
+  num_classes?: number;
+  dim?: number;
+  train_per_class?: number;
+  test_per_class?: number;
+  zero_shot_accuracy?: number;
+  linear_probe_accuracy?: number;
+  lookalike_pairs?: number;
+  max_train?: number;
+  max_test?: number;
+  holdout: number;
+}
+
+/** A bad combination of params; the message names the param. */
+export class LoadParamError extends Error {
+  override name = 'LoadParamError';
+}
+
+const IMAGE_SOURCES: readonly Source[] = ['cifar10', 'cifar100', 'mnist', 'fashion-mnist', 'image-folder', 'manifest'];
+const URL_SOURCES: readonly Source[] = ['cifar10', 'cifar100'];
+const SYNTHETIC_PARAMS = [
+  'num_classes', 'dim', 'train_per_class', 'test_per_class', 'zero_shot_accuracy', 'linear_probe_accuracy', 'lookalike_pairs',
+] as const;
+/** Params that only some sources understand (the rest apply to all). */
+const SOURCE_PARAMS: Record<string, readonly Source[]> = {
+  label: ['cifar100'],
+  size: ['image-folder', 'manifest'],
+  classes: ['manifest', 'features'],
+  train: ['features'],
+  test: ['features'],
+  train_labels: ['features'],
+  test_labels: ['features'],
+  features_key: ['features'],
+  ...Object.fromEntries(SYNTHETIC_PARAMS.map((p) => [p, ['synthetic'] as const])),
+};
+
+const DEFAULT_SIZE = 224;
+const SYNTHETIC_DEFAULTS = {
+  num_classes: 10, dim: 64, train_per_class: 500, test_per_class: 100,
+  zero_shot_accuracy: 0.7, linear_probe_accuracy: 0.9, lookalike_pairs: 2,
+};
+
+const isImageSource = (s: Source): boolean => IMAGE_SOURCES.includes(s);
+
+function checkParams(p: LoadParams): void {
+  for (const [param, sources] of Object.entries(SOURCE_PARAMS)) {
+    if ((p as unknown as Record<string, unknown>)[param] !== undefined && !sources.includes(p.source)) {
+      throw new LoadParamError(`param "${param}" does not apply to source "${p.source}" (only to ${sources.join(', ')})`);
+    }
+  }
+  if (p.url !== undefined) {
+    if (!URL_SOURCES.includes(p.source)) {
+      throw new LoadParamError(`param "url" applies to single-archive sources (${URL_SOURCES.join(', ')}), not "${p.source}"; download the files and set "path"`);
+    }
+    if (p.sha256 === undefined) throw new LoadParamError('param "url" needs "sha256" (the expected checksum of the file)');
+    if (p.path !== undefined) throw new LoadParamError('give either "path" or "url", not both');
+  } else if (p.sha256 !== undefined) {
+    throw new LoadParamError('param "sha256" only applies together with "url"');
+  }
+  if (p.source === 'synthetic') {
+    if (p.path !== undefined) throw new LoadParamError('source "synthetic" reads no files; remove "path"');
+  } else if (p.source === 'features') {
+    if (p.train === undefined) throw new LoadParamError('source "features" needs "train" (the train features file, .npy or .safetensors)');
+  } else if (p.path === undefined && p.url === undefined) {
+    throw new LoadParamError(`source "${p.source}" needs "path" (or "url")`);
+  }
+}
+
+/** Features file specs for the `features` source, with paths resolved. */
+function featureSpecs(p: LoadParams, baseDir: string): { train: FeatureFileSpec; test?: FeatureFileSpec } {
+  const dir = resolve(baseDir, p.path ?? '.');
+  const spec = (file: string, labels: string | undefined): FeatureFileSpec => ({
+    file: resolve(dir, file),
+    labels: labels !== undefined && labels.toLowerCase().endsWith('.npy') ? resolve(dir, labels) : labels,
+    featuresKey: p.features_key,
+  });
+  return {
+    train: spec(p.train!, p.train_labels),
+    test: p.test !== undefined ? spec(p.test, p.test_labels) : undefined,
+  };
+}
+
+/** The local files a load of `p` reads (none for synthetic data or downloads, whose sha256 is in the params). */
+async function localFiles(p: LoadParams, baseDir: string): Promise<string[]> {
+  if (p.source === 'synthetic' || p.url !== undefined) return [];
+  const path = resolve(baseDir, p.path ?? '.');
+  switch (p.source) {
+    case 'cifar10':
+    case 'cifar100':
+      return cifarFiles(p.source, path, p.label ?? 'fine');
+    case 'mnist':
+    case 'fashion-mnist':
+      return mnistFiles(p.source, path);
+    case 'image-folder': {
+      const layout = await listImageFolder(path);
+      return [...layout.train.files, ...(layout.test?.files ?? [])];
+    }
+    case 'manifest': {
+      const layout = await readManifest(path, p.classes);
+      return [path, ...layout.train.files, ...(layout.test?.files ?? [])];
+    }
+    case 'features': {
+      const specs = featureSpecs(p, baseDir);
+      return [...featureFiles(specs.train), ...(specs.test ? featureFiles(specs.test) : [])];
+    }
+  }
+}
+
+interface Split {
+  x: Tensor;
+  labels: Int32Array;
+}
+interface Loaded {
+  train: Split;
+  test?: Split;
+  classes: string[];
+  textFeatures?: Tensor<'float32'>;
+}
+
+async function dataPath(ctx: NodeContext<LoadParams>): Promise<string> {
+  const p = ctx.params;
+  if (p.url === undefined) return resolve(ctx.baseDir, p.path ?? '.');
+  const { downloadFile } = await import('../io/download.js');
+  ctx.log(`downloading ${p.url}`);
+  return downloadFile({
+    url: p.url,
+    sha256: p.sha256!,
+    signal: ctx.signal,
+    onProgress: (received, total) => ctx.progress(received, total, 'bytes'),
+  });
+}
+
+async function decodeLayout(ctx: NodeContext<LoadParams>, layout: FolderLayout): Promise<Loaded> {
+  const { decodeImages } = await import('../data/images.js'); // sharp loads only when needed
+  const size = ctx.params.size ?? DEFAULT_SIZE;
+  const total = layout.train.files.length + (layout.test?.files.length ?? 0);
+  const options = (offset: number) => ({
+    size,
+    signal: ctx.signal,
+    onProgress: (done: number) => ctx.progress(offset + done, total, 'images'),
+  });
+  const train = { x: await decodeImages(layout.train.files, options(0)), labels: layout.train.labels };
+  const test = layout.test
+    ? { x: await decodeImages(layout.test.files, options(layout.train.files.length)), labels: layout.test.labels }
+    : undefined;
+  return { train, test, classes: layout.classes };
+}
+
+async function loadSource(ctx: NodeContext<LoadParams>): Promise<Loaded> {
+  const p = ctx.params;
+  if (p.source === 'synthetic') {
+    const o = { ...SYNTHETIC_DEFAULTS, ...Object.fromEntries(SYNTHETIC_PARAMS.filter((k) => p[k] !== undefined).map((k) => [k, p[k]])) };
+    const s = generateSyntheticClip({
+      numClasses: o.num_classes, dim: o.dim, trainPerClass: o.train_per_class, testPerClass: o.test_per_class,
+      zeroShotAccuracy: o.zero_shot_accuracy, linearProbeAccuracy: o.linear_probe_accuracy,
+      lookalikePairs: o.lookalike_pairs, seed: ctx.seed,
+    });
+    ctx.note('synthetic', {
+      noise_scale: s.noiseScale, text_angle: s.textAngle, lookalike_pairs: s.lookalikePairs,
+      calibrated_linear_probe_accuracy: s.calibratedLinearProbeAccuracy, calibrated_zero_shot_accuracy: s.calibratedZeroShotAccuracy,
+    });
+    return {
+      train: { x: s.trainFeatures, labels: s.trainLabels },
+      test: { x: s.testFeatures, labels: s.testLabels },
+      classes: s.classes,
+      textFeatures: s.textFeatures,
+    };
+  }
+  if (p.source === 'features') {
+    const ds = await readFeatures({ ...featureSpecs(p, ctx.baseDir), classes: p.classes });
+    const split = (s: { features: Tensor<'float32'>; labels: Int32Array }): Split => ({ x: s.features, labels: s.labels });
+    return { train: split(ds.train), test: ds.test ? split(ds.test) : undefined, classes: ds.classes };
+  }
+  const path = await dataPath(ctx);
+  const fromImages = (ds: ImageDataset): Loaded => ({
+    train: { x: ds.train.images, labels: ds.train.labels },
+    test: ds.test ? { x: ds.test.images, labels: ds.test.labels } : undefined,
+    classes: ds.classes,
+  });
+  switch (p.source) {
+    case 'cifar10':
+    case 'cifar100':
+      return fromImages(await readCifar(p.source, path, { label: p.label ?? 'fine', signal: ctx.signal }));
+    case 'mnist':
+    case 'fashion-mnist':
+      return fromImages(await readMnist(p.source, path));
+    case 'image-folder':
+      return decodeLayout(ctx, await listImageFolder(path));
+    case 'manifest':
+      return decodeLayout(ctx, await readManifest(path, p.classes));
+  }
+}
+
+function take(split: Split, indices: Int32Array): Split {
+  return { x: takeRows(split.x, indices), labels: takeLabels(split.labels, indices) };
+}
+
+/** Applies `holdout`, then `max_train` / `max_test`. */
+function reshape(ctx: NodeContext<LoadParams>, data: Loaded): { train: Split; test: Split } {
+  const p = ctx.params;
+  let { train, test } = data;
+  if (p.holdout > 0) {
+    if (test) {
+      throw new LoadParamError(
+        `param "holdout" carves a test split from sources that have only one, but this ${p.source} data already has a test split of ${test.labels.length}; remove "holdout"`,
+      );
+    }
+    const { keep, holdout } = stratifiedHoldout(train.labels, p.holdout, createRng(ctx.seed, 'load/holdout'));
+    test = take(train, holdout);
+    train = take(train, keep);
+    ctx.log(`held out ${holdout.length} of ${keep.length + holdout.length} train samples as the test split`);
+  } else if (!test) {
+    throw new DatasetError(
+      `this ${p.source} data has a single split (${train.labels.length} samples); set "holdout" (e.g. 0.2) to carve a test split from it`,
+    );
+  }
+  if (p.max_train !== undefined) train = take(train, stratifiedSubsample(train.labels, p.max_train, createRng(ctx.seed, 'load/max_train')));
+  if (p.max_test !== undefined) test = take(test, stratifiedSubsample(test.labels, p.max_test, createRng(ctx.seed, 'load/max_test')));
+  return { train, test };
+}
+
+function outputPorts(p: LoadParams): Record<string, OutputPort> {
+  const labels = { kind: 'tensor', dtype: 'int32', rank: 1 } as const;
+  const common: Record<string, OutputPort> = {
+    train_labels: { ...labels, description: 'Train labels [N]' },
+    test_labels: { ...labels, description: 'Test labels [N]' },
+    classes: { kind: 'json', description: 'Class names (string[]), indexed by label' },
+  };
+  if (isImageSource(p.source)) {
+    return {
+      train_images: { kind: 'tensor', dtype: 'uint8', rank: 4, description: 'Train images, uint8 NHWC' },
+      test_images: { kind: 'tensor', dtype: 'uint8', rank: 4, description: 'Test images, uint8 NHWC' },
+      ...common,
+    };
+  }
+  const features: Record<string, OutputPort> = {
+    train_features: { kind: 'tensor', dtype: 'float32', rank: 2, description: 'Train features [N, D]' },
+    test_features: { kind: 'tensor', dtype: 'float32', rank: 2, description: 'Test features [N, D]' },
+    ...common,
+  };
+  if (p.source === 'synthetic') {
+    features.text_features = { kind: 'tensor', dtype: 'float32', rank: 3, description: 'Class text embeddings [K, 1, D] (simulated)' };
+  }
+  return features;
+}
+
+const integer = (min: number, description: string) => ({ type: 'integer', minimum: min, description });
+const probability = (description: string) => ({ type: 'number', minimum: 0, maximum: 1, description });
+
+export default defineNode<LoadParams>({
+  type: 'load',
+  version: '1',
+  description:
+    'Loads a data set (CIFAR-10/100 binary, (Fashion-)MNIST idx, image folder, CSV/JSONL manifest, precomputed .npy/.safetensors features) or simulates CLIP features; optional stratified holdout and subsampling.',
+  paramsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['source'],
+    properties: {
+      source: { enum: [...SOURCES], description: 'What to read.' },
+      path: { type: 'string', minLength: 1, description: 'File or folder, relative to the pipeline: a CIFAR .tar.gz or folder, the idx folder, the image folder, the manifest, or the folder holding the features files.' },
+      url: { type: 'string', minLength: 1, description: 'Download the CIFAR archive from here instead of reading path (needs sha256).' },
+      sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'Expected sha256 of the file at url.' },
+      label: { enum: ['fine', 'coarse'], description: 'cifar100: fine (100 classes, default) or coarse (20 super-classes) labels.' },
+      size: integer(1, `image-folder, manifest: side of the square images (shorter side resized, centre crop); default ${DEFAULT_SIZE}.`),
+      classes: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'manifest, features: class names in label order (labels may then be names or indices).' },
+      train: { type: 'string', minLength: 1, description: 'features: train features file (.npy or .safetensors), relative to path.' },
+      test: { type: 'string', minLength: 1, description: 'features: test features file; without it set holdout.' },
+      train_labels: { type: 'string', minLength: 1, description: 'features: train labels, an .npy file relative to path or a tensor name in the train .safetensors (default "labels").' },
+      test_labels: { type: 'string', minLength: 1, description: 'features: test labels, as train_labels.' },
+      features_key: { type: 'string', minLength: 1, description: 'features: name of the features tensor in a .safetensors file (default "features").' },
+      num_classes: integer(2, `synthetic: number of classes K (default ${SYNTHETIC_DEFAULTS.num_classes}).`),
+      dim: integer(2, `synthetic: feature dimension D (default ${SYNTHETIC_DEFAULTS.dim}).`),
+      train_per_class: integer(1, `synthetic: train samples per class (default ${SYNTHETIC_DEFAULTS.train_per_class}).`),
+      test_per_class: integer(0, `synthetic: test samples per class (default ${SYNTHETIC_DEFAULTS.test_per_class}).`),
+      zero_shot_accuracy: probability(`synthetic: target zero-shot accuracy of the text embeddings (default ${SYNTHETIC_DEFAULTS.zero_shot_accuracy}).`),
+      linear_probe_accuracy: probability(`synthetic: target accuracy of the best linear classifier (default ${SYNTHETIC_DEFAULTS.linear_probe_accuracy}).`),
+      lookalike_pairs: integer(0, `synthetic: class pairs with close prototypes (default ${SYNTHETIC_DEFAULTS.lookalike_pairs}).`),
+      max_train: integer(1, 'Keep at most this many train samples (seeded, class-stratified).'),
+      max_test: integer(1, 'Keep at most this many test samples (seeded, class-stratified).'),
+      holdout: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0, description: 'Fraction of the train split moved to a test split (seeded, stratified); for sources with a single split.' },
+    },
+  },
+  ports: (params) => ({ inputs: {}, outputs: outputPorts(params) }),
+  execution: 'worker',
+  async fingerprint(ctx) {
+    checkParams(ctx.params);
+    const files = await localFiles(ctx.params, ctx.baseDir);
+    return Promise.all(
+      files.map(async (path): Promise<ExternalDep> => {
+        const { sha256, size } = await ctx.hashFile(path);
+        return { name: `data:${relative(ctx.baseDir, path) || path}`, path, sha256, size };
+      }),
+    );
+  },
+  async run(ctx) {
+    checkParams(ctx.params);
+    const data = await loadSource(ctx);
+    const { train, test } = reshape(ctx, data);
+    const kind = isImageSource(ctx.params.source) ? 'images' : 'features';
+    ctx.log(`${ctx.params.source}: ${train.labels.length} train, ${test.labels.length} test, ${data.classes.length} classes`);
+    const out: Record<string, PortValue> = {
+      [`train_${kind}`]: train.x,
+      [`test_${kind}`]: test.x,
+      train_labels: tensor('int32', [train.labels.length], train.labels),
+      test_labels: tensor('int32', [test.labels.length], test.labels),
+      classes: data.classes,
+    };
+    if (data.textFeatures) out.text_features = data.textFeatures;
+    return out;
+  },
+});

@@ -1,0 +1,253 @@
+// The `train` node: a classifier head (linear, text-initialised linear, or MLP) on frozen CLIP
+// features, trained with CE or GCE, optional mixup, class-balanced sampling and MixFix after every
+// epoch, on the fastest tfjs backend available. Outputs the parameters (flat, with a layout), the
+// predictions on the training (and test) samples and the per-epoch history.
+import type { BackendChoice } from '../methods/train/backend.js';
+import type { HeadConfig, HeadKind, HeadLayout } from '../methods/train/heads.js';
+import type { SamplerKind } from '../methods/train/sampler.js';
+import type { EpochRecord } from '../methods/train/trainer.js';
+import { defineNode, type NodeContext, type PortValue, type Ports } from '../runtime/node-type.js';
+import { isTensor, tensor, type DType, type Json, type Tensor } from '../runtime/tensor.js';
+
+export interface TrainParams {
+  head: HeadKind;
+  hidden: number[];
+  loss: 'ce' | 'gce';
+  q: number;
+  mixup: false | { alpha: number };
+  sampler: SamplerKind;
+  epochs: number;
+  batch_size: number;
+  lr: number;
+  momentum: number;
+  weight_decay: number;
+  schedule: 'cosine' | 'step';
+  step_size: number;
+  gamma: number;
+  warmup_epochs: number;
+  temperature: number;
+  mixfix: false | { absorb: number; relabel: number };
+  backend: BackendChoice;
+}
+
+export class TrainInputError extends Error {
+  override name = 'TrainInputError';
+}
+
+const threshold = (what: string) => ({ type: 'number', minimum: 0, maximum: 1, description: what });
+
+const paramsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: [],
+  properties: {
+    head: {
+      enum: ['linear', 'text-init', 'mlp'], default: 'linear',
+      description: 'linear: f·Wᵀ, random init (PTNL Classifier-R); text-init: W from the class text embeddings / temperature (Classifier-C, needs text_features); mlp: hidden layers with ReLU.',
+    },
+    hidden: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 1, default: [512], description: 'Hidden layer widths of the mlp head.' },
+    loss: { enum: ['ce', 'gce'], default: 'ce', description: 'Cross-entropy or generalised cross-entropy (1 − p^q)/q.' },
+    q: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.7, description: 'GCE exponent: q → 0 is CE, q = 1 is MAE.' },
+    mixup: {
+      default: false,
+      description: 'false, or {alpha}: mixup with λ ~ Beta(α, α), λ = max(λ, 1 − λ), soft targets.',
+      anyOf: [
+        { const: false },
+        {
+          type: 'object', additionalProperties: false, required: ['alpha'],
+          properties: { alpha: { type: 'number', exclusiveMinimum: 0, description: 'Beta parameter (1 = uniform λ).' } },
+        },
+      ],
+    },
+    sampler: { enum: ['balanced', 'shuffle'], default: 'shuffle', description: 'balanced: draws ∝ 1/class size of the current label (with replacement); shuffle: a permutation per epoch.' },
+    epochs: { type: 'integer', minimum: 0, default: 20, description: 'Training epochs (0 returns the initial head).' },
+    batch_size: { type: 'integer', minimum: 1, default: 128, description: 'Samples per SGD step.' },
+    lr: { type: 'number', minimum: 0, default: 0.02, description: 'Base learning rate.' },
+    momentum: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.9, description: 'SGD momentum.' },
+    weight_decay: { type: 'number', minimum: 0, default: 5e-4, description: 'L2 weight decay added to the gradient (torch SGD), on all parameters.' },
+    schedule: { enum: ['cosine', 'step'], default: 'cosine', description: 'cosine: per-step decay to 0 over all epochs; step: lr·gamma^⌊epoch/step_size⌋.' },
+    step_size: { type: 'integer', minimum: 1, default: 10, description: 'Epochs between decays of the step schedule.' },
+    gamma: { type: 'number', exclusiveMinimum: 0, default: 0.1, description: 'Decay factor of the step schedule.' },
+    warmup_epochs: { type: 'number', minimum: 0, default: 0, description: 'Linear learning-rate warmup (epochs, may be fractional).' },
+    temperature: { type: 'number', exclusiveMinimum: 0, default: 0.01, description: 'τ of the text-init head: W = normalised mean text embedding / τ (CLIP: 0.01).' },
+    mixfix: {
+      default: false,
+      description: 'false, or {absorb, relabel}: after every epoch recompute the training set with MixFix from the labels input (noisy labels) and the mask input (initial selection).',
+      anyOf: [
+        { const: false },
+        {
+          type: 'object', additionalProperties: false, required: ['absorb', 'relabel'],
+          properties: { absorb: threshold('θ_absorb (reference 0.8).'), relabel: threshold('θ_relabel (reference 0.8).') },
+        },
+      ],
+    },
+    backend: {
+      enum: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'], default: 'auto',
+      description: 'tfjs backend; auto tries tensorflow-gpu, tensorflow (optional native packages), wasm, cpu in that order.',
+    },
+  },
+} as const;
+
+function ports(params: TrainParams, connected: ReadonlySet<string>): Ports {
+  const outputs: Ports['outputs'] = {
+    weights: {
+      kind: 'tensor', dtype: 'float32', rank: params.head === 'mlp' ? 1 : 2,
+      description: 'Trained parameters: W [K, D] for linear heads; for mlp the flat vector that `model` lays out.',
+    },
+    model: { kind: 'json', description: 'Head layout: per layer the offset and shape of weight [out, in] and bias, and the activation.' },
+    train_probs: { kind: 'tensor', dtype: 'float32', rank: 2, description: 'Softmax predictions [N, K] on all training samples.' },
+    history: { kind: 'json', description: 'Per-epoch loss, accuracy, lr, set size and MixFix counts; backend used.' },
+  };
+  if (connected.has('test_features')) {
+    outputs.test_probs = { kind: 'tensor', dtype: 'float32', rank: 2, description: 'Softmax predictions [M, K] on test_features.' };
+  }
+  return {
+    inputs: {
+      features: { kind: 'tensor', dtype: 'float32', rank: 2, description: 'Image features [N, D].' },
+      labels: { kind: 'tensor', dtype: 'int32', rank: 1, description: 'Current labels [N] (the noisy labels for MixFix).' },
+      mask: { kind: 'tensor', dtype: 'bool', rank: 1, optional: true, description: 'Training set [N] (MixFix: the initial selection); default all.' },
+      weights: { kind: 'tensor', dtype: 'float32', rank: 1, optional: true, description: 'Per-sample loss weights [N].' },
+      text_features: {
+        kind: 'tensor', dtype: 'float32', rank: 3, optional: params.head !== 'text-init',
+        description: 'Class text embeddings [K, P, D] (required by head: text-init).',
+      },
+      test_features: { kind: 'tensor', dtype: 'float32', rank: 2, optional: true, description: 'Features [M, D] to predict on.' },
+      classes: { kind: 'json', description: 'Class names (string[]); K is its length.' },
+    },
+    outputs,
+  };
+}
+
+/** The input `name` checked for dtype and rank; undefined when an optional port is unconnected. */
+function optionalInput<D extends DType>(ctx: NodeContext<TrainParams>, name: string, dtype: D, rank: number): Tensor<D> | undefined {
+  const value = ctx.inputs[name];
+  if (value === undefined) return undefined;
+  if (!isTensor(value) || value.dtype !== dtype || value.shape.length !== rank) {
+    const got = isTensor(value) ? `${value.dtype} [${value.shape.join(', ')}]` : typeof value;
+    throw new TrainInputError(`input "${name}" must be a rank-${rank} ${dtype} tensor, got ${got}`);
+  }
+  return value as Tensor<D>;
+}
+
+function requiredInput<D extends DType>(ctx: NodeContext<TrainParams>, name: string, dtype: D, rank: number, why = ''): Tensor<D> {
+  const t = optionalInput(ctx, name, dtype, rank);
+  if (!t) throw new TrainInputError(`input "${name}" is required${why}`);
+  return t;
+}
+
+function expectLength(name: string, t: Tensor, n: number): void {
+  if (t.shape[0] !== n) throw new TrainInputError(`input "${name}" has ${t.shape[0]} rows, but features have N = ${n}`);
+}
+
+function headConfig(params: TrainParams, text: Tensor<'float32'> | undefined, numClasses: number, dim: number): HeadConfig {
+  if (params.head === 'mlp') return { kind: 'mlp', hidden: params.hidden };
+  if (params.head === 'linear') return { kind: 'linear' };
+  const t = text as Tensor<'float32'>;
+  if (t.shape[0] !== numClasses || t.shape[2] !== dim) {
+    throw new TrainInputError(`text_features has shape [${t.shape.join(', ')}], expected [K = ${numClasses}, P, D = ${dim}]`);
+  }
+  return { kind: 'text-init', textFeatures: t.data, promptsPerClass: t.shape[1], temperature: params.temperature };
+}
+
+function modelJson(layout: HeadLayout, params: TrainParams): Json {
+  return {
+    head: layout.head,
+    input_dim: layout.inputDim,
+    num_classes: layout.numClasses,
+    size: layout.size,
+    formula: 'h_0 = x; h_l = act_l(h_{l-1}·W_lᵀ + b_l); logits = h_L; W_l row-major [out, in] at weight.offset of the flat vector',
+    ...(layout.head === 'text-init' ? { temperature: params.temperature } : {}),
+    layers: layout.layers.map((l) => ({
+      weight: { offset: l.weight.offset, shape: l.weight.shape },
+      bias: l.bias ? { offset: l.bias.offset, shape: l.bias.shape } : null,
+      activation: l.activation,
+    })),
+  };
+}
+
+function epochJson(r: EpochRecord): Json {
+  const out: { [key: string]: Json } = { epoch: r.epoch, loss: r.loss, accuracy: r.accuracy, lr: r.lr, set_size: r.setSize };
+  if (r.mixfix) out.mixfix = { ...r.mixfix };
+  return out;
+}
+
+export default defineNode<TrainParams>({
+  type: 'train',
+  version: '1',
+  description: 'Trains a classifier head on frozen features (CE/GCE, mixup, balanced sampling, MixFix each epoch) with tfjs.',
+  paramsSchema,
+  ports,
+  execution: 'worker',
+  async run(ctx) {
+    const p = ctx.params;
+    const features = requiredInput(ctx, 'features', 'float32', 2);
+    const [n, dim] = features.shape;
+    const labels = requiredInput(ctx, 'labels', 'int32', 1);
+    expectLength('labels', labels, n);
+    const mask = optionalInput(ctx, 'mask', 'bool', 1);
+    if (mask) expectLength('mask', mask, n);
+    const weights = optionalInput(ctx, 'weights', 'float32', 1);
+    if (weights) expectLength('weights', weights, n);
+    const text = p.head === 'text-init' ? requiredInput(ctx, 'text_features', 'float32', 3, ' by head: text-init') : undefined;
+    const test = optionalInput(ctx, 'test_features', 'float32', 2);
+    if (test && test.shape[1] !== dim) throw new TrainInputError(`test_features have D = ${test.shape[1]}, features have D = ${dim}`);
+    const classes = ctx.inputs.classes;
+    if (!Array.isArray(classes) || !classes.every((c) => typeof c === 'string')) {
+      throw new TrainInputError('input "classes" must be a JSON array of class names (strings)');
+    }
+    const numClasses = classes.length;
+
+    // tfjs is imported here, not at module load, so declaring the node type stays cheap.
+    const { selectBackend } = await import('../methods/train/backend.js');
+    const { predictProbs, trainClassifier } = await import('../methods/train/trainer.js');
+    const backend = await selectBackend(p.backend, ctx.log);
+    ctx.note('backend', backend.name);
+    ctx.log(`train: backend ${backend.name} — ${backend.detail}`);
+    ctx.progress(0, p.epochs, 'epoch');
+    const result = trainClassifier(
+      backend.tf,
+      { features: features.data, numSamples: n, dim, labels: labels.data, numClasses, trainMask: mask?.data, sampleWeights: weights?.data },
+      {
+        head: headConfig(p, text, numClasses, dim),
+        loss: p.loss === 'gce' ? { kind: 'gce', q: p.q } : { kind: 'ce' },
+        mixup: p.mixup === false ? null : { alpha: p.mixup.alpha },
+        sampler: p.sampler,
+        epochs: p.epochs,
+        batchSize: p.batch_size,
+        lr: p.lr,
+        momentum: p.momentum,
+        weightDecay: p.weight_decay,
+        schedule: p.schedule === 'step' ? { kind: 'step', stepSize: p.step_size, gamma: p.gamma } : { kind: 'cosine' },
+        warmupEpochs: p.warmup_epochs,
+        mixfix: p.mixfix === false ? null : { absorb: p.mixfix.absorb, relabel: p.mixfix.relabel },
+        seed: ctx.seed,
+        signal: ctx.signal,
+        onEpoch(r) {
+          ctx.progress(r.epoch, p.epochs, 'epoch');
+          const mf = r.mixfix ? `, next set ${r.mixfix.total} (+${r.mixfix.absorbed} absorbed, ${r.mixfix.relabelled} relabelled)` : '';
+          ctx.log(`epoch ${r.epoch}/${p.epochs}: loss ${r.loss.toFixed(4)}, accuracy ${(100 * r.accuracy).toFixed(2)}% on ${r.setSize}, lr ${r.lr.toPrecision(3)}${mf}`);
+        },
+      },
+    );
+
+    const { layout } = result;
+    const outputs: Record<string, PortValue> = {
+      weights: tensor('float32', p.head === 'mlp' ? [layout.size] : [numClasses, dim], result.params),
+      model: modelJson(layout, p),
+      train_probs: tensor('float32', [n, numClasses], result.trainProbs),
+      history: {
+        backend: backend.name,
+        backend_detail: backend.detail,
+        head: p.head,
+        loss: p.loss,
+        initial_accuracy: result.initialAccuracy,
+        epochs: result.history.map(epochJson),
+      },
+    };
+    if (test) {
+      const m = test.shape[0];
+      outputs.test_probs = tensor('float32', [m, numClasses], predictProbs(backend.tf, layout, result.params, test.data, m));
+    }
+    return outputs;
+  },
+});
