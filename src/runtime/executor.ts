@@ -165,44 +165,51 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
           await store.deleteAction(key);
         }
       }
-      return limit(async () => {
-        const tRun = performance.now();
-        bus.emit({ event: 'node-start', node: ref, key });
-        const request: TaskRequest = {
-          nodeId: n.nodeId, typeName: n.typeName, params: n.params, seed: n.seed, inputs: inputRefs,
-          outputs: n.ports.outputs, cacheDir: store.root, baseDir: plan.file.baseDir,
-        };
-        const hooks: TaskHooks = {
-          progress: (done, total, unit) => bus.emit({ event: 'node-progress', node: ref, done, total, unit }),
-          log: (message) => bus.emit({ event: 'node-log', node: ref, message }),
-          signal,
-        };
-        let result: TaskResult;
-        try {
-          result = await runNode(n, request, hooks);
-        } catch (e) {
-          if (!(e instanceof CorruptObjectError)) return fail(ref, t0, errorMessage(e), key);
-          // An input was corrupt (and has been removed): recompute its producer, then retry once.
-          const bad = upstream.find(([, edge, o]) => o.record!.outputs[edge.port].hash === e.hash);
-          if (!bad) return fail(ref, t0, errorMessage(e), key);
-          bus.emit({ event: 'node-warning', node: ref, message: `${e.message}; recomputing ${bad[1].nodeId}` });
-          const again = await outcomeOf(bad[1].instanceId, true);
-          if (again.status === 'failed' || again.record!.outputs[bad[1].port].hash !== e.hash) {
-            return fail(ref, t0, `input ${bad[0]} was corrupt and recomputing ${bad[1].nodeId} did not restore it`, key);
-          }
-          try {
-            result = await runNode(n, request, hooks);
-          } catch (e2) {
-            return fail(ref, t0, errorMessage(e2), key);
-          }
+      const request: TaskRequest = {
+        nodeId: n.nodeId, typeName: n.typeName, params: n.params, seed: n.seed, inputs: inputRefs,
+        outputs: n.ports.outputs, cacheDir: store.root, baseDir: plan.file.baseDir,
+      };
+      const hooks: TaskHooks = {
+        progress: (done, total, unit) => bus.emit({ event: 'node-progress', node: ref, done, total, unit }),
+        log: (message) => bus.emit({ event: 'node-log', node: ref, message }),
+        signal,
+      };
+      let tRun = 0;
+      let started = false;
+      // Only the execution itself holds a concurrency slot: recovering from a corrupt input must
+      // release it first, since recomputing the producer needs one (with --jobs 1, this very one).
+      const runLimited = (): Promise<TaskResult> =>
+        limit(() => {
+          tRun = performance.now();
+          if (!started) bus.emit({ event: 'node-start', node: ref, key });
+          started = true;
+          return runNode(n, request, hooks);
+        });
+      let result: TaskResult;
+      try {
+        result = await runLimited();
+      } catch (e) {
+        if (!(e instanceof CorruptObjectError)) return fail(ref, t0, errorMessage(e), key);
+        // An input was corrupt (and has been removed): recompute its producer, then retry once.
+        const bad = upstream.find(([, edge, o]) => o.record!.outputs[edge.port].hash === e.hash);
+        if (!bad) return fail(ref, t0, errorMessage(e), key);
+        bus.emit({ event: 'node-warning', node: ref, message: `${e.message}; recomputing ${bad[1].nodeId}` });
+        const again = await outcomeOf(bad[1].instanceId, true);
+        if (again.status === 'failed' || again.record!.outputs[bad[1].port].hash !== e.hash) {
+          return fail(ref, t0, `input ${bad[0]} was corrupt and recomputing ${bad[1].nodeId} did not restore it`, key);
         }
-        const durationMs = Math.round(performance.now() - tRun);
-        const action = { key, type: n.typeName, version: n.registered.node.version, outputs: result.outputs, deps, notes: result.notes, durationMs };
-        await store.putAction(action);
-        const record = toRecord(action, material, n);
-        bus.emit({ event: 'node-end', node: ref, status: 'ran', ms: performance.now() - t0, key, outputs: hashesOf(record), record });
-        return { status: 'ran', record };
-      });
+        try {
+          result = await runLimited();
+        } catch (e2) {
+          return fail(ref, t0, errorMessage(e2), key);
+        }
+      }
+      const durationMs = Math.round(performance.now() - tRun);
+      const action = { key, type: n.typeName, version: n.registered.node.version, outputs: result.outputs, deps, notes: result.notes, durationMs };
+      await store.putAction(action);
+      const record = toRecord(action, material, n);
+      bus.emit({ event: 'node-end', node: ref, status: 'ran', ms: performance.now() - t0, key, outputs: hashesOf(record), record });
+      return { status: 'ran', record };
     })();
     byKey.set(key, attempt);
     return attempt;

@@ -104,8 +104,10 @@ export async function loadPlan(pipelinePath: string, options: PlanOptions): Prom
 export async function planFromText(path: string, text: string, options: PlanOptions): Promise<Plan> {
   const validator = options.validator ?? new SchemaValidator();
   const { source, diagnostics: syntax } = SourceDocument.parse(path, text);
-  if (syntax.length > 0) throw new ValidationError(syntax);
-  const diags: Diagnostic[] = [];
+  // A duplicate key still parses (the last one wins), so keep checking and report it with the rest;
+  // any other syntax error leaves nothing reliable to check.
+  if (source.doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) throw new ValidationError(syntax);
+  const diags: Diagnostic[] = [...syntax];
   const locateInFile: Locate = (p, at) => {
     const { line, column } = source.locate(p, at);
     return { file: path, line, column, field: p.join('.') };
@@ -236,7 +238,7 @@ export async function planFromText(path: string, text: string, options: PlanOpti
         }
       }
     }
-    for (const d of decls) checkInputs(d, ports, declById, source, pushOnce);
+    for (const d of decls) checkInputs(d, ports, knownIds, source, pushOnce);
     resolved.push({ params, seeds, ports });
   }
   if (diags.length > 0) {
@@ -354,7 +356,7 @@ export function portsCompatible(want: InputPort, have: OutputPort): boolean {
 function checkInputs(
   d: NodeDecl,
   ports: Map<string, Ports>,
-  declById: Map<string, NodeDecl>,
+  knownIds: ReadonlySet<string>,
   source: SourceDocument,
   report: (d: Diagnostic) => void,
 ): void {
@@ -368,10 +370,11 @@ function checkInputs(
       continue;
     }
     const [from, fromPort] = String(ref).split('.');
-    if (!declById.has(from)) {
-      report(source.diagnostic(at, `"${ref}" names no node in this pipeline (nodes: ${[...declById.keys()].join(', ')})`));
+    if (!knownIds.has(from)) {
+      report(source.diagnostic(at, `"${ref}" names no node in this pipeline (nodes: ${[...knownIds].join(', ')})`));
       continue;
     }
+    // A node with an invalid declaration has no ports; its own error is reported already.
     const theirs = ports.get(from);
     if (!theirs) continue;
     const outs = Object.keys(theirs.outputs);

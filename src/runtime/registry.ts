@@ -2,6 +2,7 @@
 // import the same implementation by URL.
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
+import { SieveError } from './errors.js';
 import type { NodeType } from './node-type.js';
 
 export interface RegisteredNode {
@@ -10,8 +11,10 @@ export interface RegisteredNode {
   moduleUrl?: string;
 }
 
-export class PluginError extends Error {
+/** A plugin module that cannot be loaded or exports no node types: a usage problem (exit 2). */
+export class PluginError extends SieveError {
   override name = 'PluginError';
+  override readonly exitCode = 2;
 }
 
 export class NodeRegistry {
