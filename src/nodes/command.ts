@@ -4,7 +4,6 @@
 // The key covers the command line and the content of every file listed in `deps`.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { execa } from 'execa';
 import { TENSOR_NAME } from '../runtime/artifact.js';
 import { canonicalJson } from '../runtime/hash.js';
 import { defineNode, type OutputPort, type PortValue } from '../runtime/node-type.js';
@@ -144,6 +143,7 @@ export default defineNode<CommandParams>({
     }
     const line = substitute(ctx.params.run, values);
     ctx.log(`$ ${line}`);
+    const { execa } = await import('execa'); // lazily: declaring the node type must stay cheap
     const proc = execa(line, {
       shell: true, cwd: ctx.baseDir, env: { ...env, ...ctx.params.env }, reject: false, all: true,
       cancelSignal: ctx.signal, timeout: ctx.params.timeout_s ? ctx.params.timeout_s * 1000 : undefined,
