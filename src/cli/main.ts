@@ -13,7 +13,7 @@ import { summarize } from '../runtime/inspect.js';
 import { LockfileWriter, lockfilePath, readLockfile } from '../runtime/lockfile.js';
 import { collectGarbage, verifyStore } from '../runtime/maintenance.js';
 import { loadPlan, type Plan } from '../runtime/plan.js';
-import { collectResults, toCsv } from '../runtime/results.js';
+import { collectResults, printableColumns, toCsv } from '../runtime/results.js';
 import { RunRecordWriter } from '../runtime/run-record.js';
 import { pipelineStatus } from '../runtime/status.js';
 import { Store } from '../runtime/store.js';
@@ -98,7 +98,11 @@ async function printResults(p: Plan, store: Store, outDir: string | undefined, q
   await writeFile(`${base}.csv`, toCsv(table));
   await writeFile(`${base}.json`, `${JSON.stringify(table, null, 1)}\n`);
   if (quiet) return;
-  process.stdout.write(`${textTable(table.columns, table.rows.map((r) => table.columns.map((c) => asCell(r[c]))))}\n`);
+  const columns = printableColumns(table, table.paramColumns);
+  process.stdout.write(`${textTable(columns, table.rows.map((r) => columns.map((c) => asCell(r[c]))))}\n`);
+  if (columns.length < table.columns.length) {
+    process.stdout.write(pc.dim(`(${table.columns.length - columns.length} metric column(s) equal at every point are only in the files)\n`));
+  }
   if (table.missing.length) process.stdout.write(pc.yellow(`no metrics yet for: ${table.missing.join(', ')}\n`));
   process.stdout.write(pc.dim(`written ${base}.csv and ${base}.json\n`));
 }

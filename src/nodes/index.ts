@@ -3,7 +3,7 @@
 import { NodeRegistry, siblingModule } from '../runtime/registry.js';
 import type { NodeType } from '../runtime/node-type.js';
 
-export const BUILTIN_MODULES = ['command', 'load', 'noise-inject', 'train'] as const;
+export const BUILTIN_MODULES = ['command', 'load', 'noise-inject', 'embed', 'select', 'relabel', 'train', 'evaluate'] as const;
 
 export async function builtinRegistry(): Promise<NodeRegistry> {
   const registry = new NodeRegistry();

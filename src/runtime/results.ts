@@ -8,6 +8,8 @@ import type { Json } from './tensor.js';
 
 export interface ResultsTable {
   columns: string[];
+  /** How many columns after `point` are swept params. */
+  paramColumns: number;
   rows: Record<string, Json>[];
   /** Points whose metrics were not available (not run yet, or objects not in the cache). */
   missing: string[];
@@ -43,17 +45,29 @@ export async function collectResults(lock: Lockfile, registry: NodeRegistry, sto
     if (!found) missing.push(pointId);
     rows.push(row);
   }
-  return { columns: ['point', ...paramCols, ...[...metricCols].sort()], rows, missing };
+  return { columns: ['point', ...paramCols, ...[...metricCols].sort()], paramColumns: paramCols.size, rows, missing };
 }
 
-/** Scalar leaves (numbers, strings, booleans) of a metrics object, by dotted path; arrays are skipped. */
+/** Numeric and boolean leaves of a metrics object, by dotted path (text and arrays are not metrics). */
 function scalars(value: Json, prefix = '', out: Record<string, Json> = {}): Record<string, Json> {
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     for (const [k, v] of Object.entries(value)) scalars(v, prefix ? `${prefix}.${k}` : k, out);
-  } else if (!Array.isArray(value) && prefix && (typeof value !== 'string' || value.length <= 40 && !value.includes('\n'))) {
+  } else if (prefix && (typeof value === 'number' || typeof value === 'boolean')) {
     out[prefix] = value;
   }
   return out;
+}
+
+/**
+ * The columns worth printing: the point and its params, then the metrics that differ between
+ * points (all of them for a single point). The files keep every column.
+ */
+export function printableColumns(table: ResultsTable, paramCount: number): string[] {
+  const fixed = table.columns.slice(0, 1 + paramCount);
+  const metrics = table.columns.slice(1 + paramCount);
+  if (table.rows.length < 2) return table.columns;
+  const varying = metrics.filter((c) => new Set(table.rows.map((r) => JSON.stringify(r[c]))).size > 1);
+  return [...fixed, ...varying];
 }
 
 export function toCsv(table: ResultsTable): string {

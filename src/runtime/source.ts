@@ -14,7 +14,8 @@ export class SourceDocument {
 
   static parse(file: string, text: string): { source: SourceDocument; diagnostics: Diagnostic[] } {
     const lines = new LineCounter();
-    const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+    // merge: YAML merge keys (`<<: *round`) let a pipeline repeat a node with small changes.
+    const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, merge: true });
     const source = new SourceDocument(file, doc, lines);
     const diagnostics = doc.errors.map((e) => {
       const pos = lines.linePos(e.pos[0]);
