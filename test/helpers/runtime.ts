@@ -153,6 +153,8 @@ export interface InProcessOptions {
   grid?: string[];
   zip?: string[];
   jobs?: number;
+  /** Ignore the pipeline's sweep section (like `--no-sweep`). */
+  noSweep?: boolean;
   /** Also write the lockfile and run record, as the CLI does (default true). */
   lockfile?: boolean;
 }
@@ -164,8 +166,8 @@ export interface InProcessRun {
   store: Store;
 }
 
-export async function planPipeline(path: string, opts: Pick<InProcessOptions, 'overrides' | 'grid' | 'zip'> = {}): Promise<Plan> {
-  return loadPlan(path, { registry: await builtinRegistry(), overrides: opts.overrides, grid: opts.grid, zip: opts.zip });
+export async function planPipeline(path: string, opts: Pick<InProcessOptions, 'overrides' | 'grid' | 'zip' | 'noSweep'> = {}): Promise<Plan> {
+  return loadPlan(path, { registry: await builtinRegistry(), overrides: opts.overrides, grid: opts.grid, zip: opts.zip, noSweep: opts.noSweep });
 }
 
 /** Plans and executes a pipeline in this process, collecting every event. */

@@ -103,7 +103,7 @@ describe('embed ports', () => {
     const schema = embed.paramsSchema as { additionalProperties: boolean; properties: Record<string, { description?: string }> };
     expect(schema.additionalProperties).toBe(false);
     for (const [name, prop] of Object.entries(schema.properties)) expect(prop.description, name).toBeTruthy();
-    expect(embed.execution).toBe('main');
+    expect(embed.execution).toBe('worker');
   });
 });
 

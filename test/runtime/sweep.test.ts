@@ -85,20 +85,21 @@ describe('sweeps from the CLI', () => {
       [1, 0], [1, 0.5], [1, 7], [2, 0], [2, 0.5], [2, 7],
     ].map(([factor, offset]) => ({
       point: `scaled.factor=${factor},m.offset=${offset}`, 'scaled.factor': factor, 'm.offset': offset,
-      'm.mean': 2.5 * factor, 'm.sum': 10 * factor + offset, 'm.table': `sum ${10 * factor}`,
+      'm.mean': 2.5 * factor, 'm.sum': 10 * factor + offset,
     }));
+    // Text (the metrics' printable `table`) is not a metric column.
 
     const json = JSON.parse(await readFile(join(out, 'linear.json'), 'utf8')) as { columns: string[]; rows: unknown[] };
-    expect(json.columns).toEqual(['point', 'scaled.factor', 'm.offset', 'm.mean', 'm.sum', 'm.table']);
+    expect(json.columns).toEqual(['point', 'scaled.factor', 'm.offset', 'm.mean', 'm.sum']);
     expect(json.rows).toEqual(expected);
 
     const csv = (await readFile(join(out, 'linear.csv'), 'utf8')).trimEnd().split('\n');
-    expect(csv[0]).toBe('point,scaled.factor,m.offset,m.mean,m.sum,m.table');
-    expect(csv.slice(1)).toEqual(expected.map((e) => `"${e.point}",${e['scaled.factor']},${e['m.offset']},${e['m.mean']},${e['m.sum']},${e['m.table']}`));
+    expect(csv[0]).toBe('point,scaled.factor,m.offset,m.mean,m.sum');
+    expect(csv.slice(1)).toEqual(expected.map((e) => `"${e.point}",${e['scaled.factor']},${e['m.offset']},${e['m.mean']},${e['m.sum']}`));
 
     // The printed table: a header, a rule, and one line per point.
     const lines = r.stdout.split('\n').filter((l) => l.trim().length > 0);
-    expect(lines[0].split(/\s+/)).toEqual(['point', 'scaled.factor', 'm.offset', 'm.mean', 'm.sum', 'm.table']);
+    expect(lines[0].split(/\s+/)).toEqual(['point', 'scaled.factor', 'm.offset', 'm.mean', 'm.sum']);
     for (const e of expected) expect(lines.some((l) => l.startsWith(e.point) && l.includes(String(e['m.sum'])))).toBe(true);
     expect(r.stdout).toContain(`written ${join(out, 'linear')}.csv`);
   });
