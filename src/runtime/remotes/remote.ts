@@ -1,0 +1,87 @@
+// The interface every remote kind implements (a shared directory, S3-compatible storage, ...).
+// Remotes are dumb blob stores laid out like the cache (`objects/<2 hex>/<62 hex>`): they never
+// vouch for content; whoever downloads checks the bytes against the name before trusting them.
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import { SieveError } from '../errors.js';
+
+export const HEX64 = /^[0-9a-f]{64}$/;
+
+/** Called with the number of bytes moved since the previous call. */
+export type ByteProgress = (bytes: number) => void;
+
+export interface RemoteObjectInfo {
+  /** The name as found on the remote (a hash when well-formed). */
+  name: string;
+  size: number;
+  /** Why the entry does not fit the layout (e.g. a link, a misnamed file); undefined when it does. */
+  problem?: string;
+}
+
+export interface FetchedObject {
+  sha256: string;
+  size: number;
+}
+
+export interface Remote {
+  /** Human-readable location, used in every message (e.g. "s3://bucket/prefix at http://..."). */
+  describe(): string;
+  /** Checks that the remote is reachable and usable (bucket exists, credentials accepted). */
+  connect(): Promise<void>;
+  /** Which of `hashes` the remote holds. */
+  has(hashes: readonly string[]): Promise<Set<string>>;
+  /** Uploads one object; a reader never sees a partial one. */
+  put(hash: string, localPath: string, size: number, onProgress?: ByteProgress, signal?: AbortSignal): Promise<void>;
+  /** Downloads one object to `destPath` (a temp path the caller owns), returning its real hash and size. */
+  get(hash: string, destPath: string, onProgress?: ByteProgress, signal?: AbortSignal): Promise<FetchedObject>;
+  /** Every entry under the objects layout. */
+  list(): Promise<RemoteObjectInfo[]>;
+  close(): Promise<void>;
+}
+
+/** The remote cannot be used at all (unreachable, no bucket, refused credentials, bad config). */
+export class RemoteError extends SieveError {
+  override name = 'RemoteError';
+  constructor(
+    readonly remote: string,
+    readonly detail: string,
+  ) {
+    super(`remote ${remote}: ${detail}`);
+  }
+}
+
+/** One object on a remote is missing or does not match its name. */
+export class RemoteObjectError extends SieveError {
+  override name = 'RemoteObjectError';
+  constructor(
+    readonly remote: string,
+    readonly hash: string,
+    readonly reason: string,
+  ) {
+    super(`remote ${remote}: object ${hash.slice(0, 12)}: ${reason}`);
+  }
+}
+
+export function objectKey(hash: string): string {
+  if (!HEX64.test(hash)) throw new RangeError(`not a sha256 hex digest: ${hash}`);
+  return `objects/${hash.slice(0, 2)}/${hash.slice(2)}`;
+}
+
+/** Streams `source` into `destPath`, hashing on the way, so a download is read only once. */
+export async function writeHashed(source: Readable, destPath: string, onProgress?: ByteProgress, signal?: AbortSignal): Promise<FetchedObject> {
+  const h = createHash('sha256');
+  let size = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      h.update(chunk);
+      size += chunk.byteLength;
+      onProgress?.(chunk.byteLength);
+      done(null, chunk);
+    },
+  });
+  await pipeline(source, tap, createWriteStream(destPath), { signal });
+  return { sha256: h.digest('hex'), size };
+}
