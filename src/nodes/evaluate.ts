@@ -5,8 +5,9 @@ import { MethodInputError, argmaxRows, countTrue } from '../methods/linalg.js';
 import {
   accuracy, confusionMatrix, expectedCalibrationError, perClassAccuracy, perClassCounts, relabelQuality, selectionQuality,
 } from '../methods/metrics.js';
+import { optionalTensor } from './inputs.js';
 import { defineNode, type NodeContext } from '../runtime/node-type.js';
-import { isTensor, type DType, type Json, type Tensor } from '../runtime/tensor.js';
+import type { DType, Json, Tensor } from '../runtime/tensor.js';
 
 export interface EvaluateParams {
   ece_bins: number;
@@ -18,13 +19,7 @@ export class EvaluateInputError extends Error {
 }
 
 function tensorInput<D extends DType>(ctx: NodeContext<EvaluateParams>, name: string, dtype: D, rank: number): Tensor<D> | undefined {
-  const v = ctx.inputs[name];
-  if (v === undefined) return undefined;
-  if (!isTensor(v) || v.dtype !== dtype || v.shape.length !== rank) {
-    const got = isTensor(v) ? `${v.dtype} [${v.shape.join(', ')}]` : typeof v;
-    throw new EvaluateInputError(`input "${name}" must be a rank-${rank} ${dtype} tensor, got ${got}`);
-  }
-  return v as Tensor<D>;
+  return optionalTensor(ctx.inputs, name, dtype, rank, EvaluateInputError);
 }
 
 function finite(v: number): number | null {

@@ -6,8 +6,9 @@ import { checkLabels, MethodInputError } from '../methods/linalg.js';
 import { fitLogisticRegression, gatherRows, predictProba } from '../methods/logreg.js';
 import { relabelQuality } from '../methods/metrics.js';
 import { mixfix } from '../methods/mixfix.js';
+import { optionalTensor } from './inputs.js';
 import { defineNode, type NodeContext, type Ports } from '../runtime/node-type.js';
-import { isTensor, tensor, type DType, type Json, type Tensor } from '../runtime/tensor.js';
+import { tensor, type DType, type Json, type Tensor } from '../runtime/tensor.js';
 
 export interface RelabelParams {
   method: 'mixfix' | 'ensemble-labels';
@@ -87,16 +88,8 @@ function ports(params: RelabelParams): Ports {
 }
 
 function tensorInput<D extends DType>(ctx: NodeContext<RelabelParams>, name: string, dtype: D, rank: number, required: string | false): Tensor<D> | undefined {
-  const v = ctx.inputs[name];
-  if (v === undefined) {
-    if (required) throw new RelabelInputError(`input "${name}" is required ${required}`);
-    return undefined;
-  }
-  if (!isTensor(v) || v.dtype !== dtype || v.shape.length !== rank) {
-    const got = isTensor(v) ? `${v.dtype} [${v.shape.join(', ')}]` : typeof v;
-    throw new RelabelInputError(`input "${name}" must be a rank-${rank} ${dtype} tensor, got ${got}`);
-  }
-  return v as Tensor<D>;
+  if (ctx.inputs[name] === undefined && required) throw new RelabelInputError(`input "${name}" is required ${required}`);
+  return optionalTensor(ctx.inputs, name, dtype, rank, RelabelInputError);
 }
 
 /** K from the classes input when connected, checked against any other source of K. */

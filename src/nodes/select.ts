@@ -12,8 +12,9 @@ import {
   agreementMask, confidentLearning, featureDistanceSelect, knnAgreement, smallLossSelect,
 } from '../methods/selection-baselines.js';
 import { zeroShotProbs, type ZeroShotAggregation } from '../methods/zeroshot.js';
+import { optionalTensor } from './inputs.js';
 import { defineNode, type NodeContext } from '../runtime/node-type.js';
-import { isTensor, tensor, type DType, type Json, type Tensor } from '../runtime/tensor.js';
+import { tensor, type DType, type Json, type Tensor } from '../runtime/tensor.js';
 
 export const SELECT_METHODS = [
   'clipcleaner', 'zeroshot-agreement', 'logreg-agreement', 'small-loss', 'knn', 'confident-learning', 'feature-distance',
@@ -253,13 +254,7 @@ function finite(v: number): number | null {
 }
 
 function tensorInput<D extends DType>(ctx: NodeContext<SelectParams>, name: string, dtype: D, rank: number): Tensor<D> | undefined {
-  const v = ctx.inputs[name];
-  if (v === undefined) return undefined;
-  if (!isTensor(v) || v.dtype !== dtype || v.shape.length !== rank) {
-    const got = isTensor(v) ? `${v.dtype} [${v.shape.join(', ')}]` : typeof v;
-    throw new SelectInputError(`input "${name}" must be a rank-${rank} ${dtype} tensor, got ${got}`);
-  }
-  return v as Tensor<D>;
+  return optionalTensor(ctx.inputs, name, dtype, rank, SelectInputError);
 }
 
 function classNames(value: unknown): string[] {

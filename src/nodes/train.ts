@@ -6,8 +6,9 @@ import type { BackendChoice } from '../methods/train/backend.js';
 import type { HeadConfig, HeadKind, HeadLayout } from '../methods/train/heads.js';
 import type { SamplerKind } from '../methods/train/sampler.js';
 import type { EpochRecord } from '../methods/train/trainer.js';
+import { optionalTensor } from './inputs.js';
 import { defineNode, type NodeContext, type PortValue, type Ports } from '../runtime/node-type.js';
-import { isTensor, tensor, type DType, type Json, type Tensor } from '../runtime/tensor.js';
+import { tensor, type DType, type Json, type Tensor } from '../runtime/tensor.js';
 
 export interface TrainParams {
   head: HeadKind;
@@ -120,13 +121,7 @@ function ports(params: TrainParams, connected: ReadonlySet<string>): Ports {
 
 /** The input `name` checked for dtype and rank; undefined when an optional port is unconnected. */
 function optionalInput<D extends DType>(ctx: NodeContext<TrainParams>, name: string, dtype: D, rank: number): Tensor<D> | undefined {
-  const value = ctx.inputs[name];
-  if (value === undefined) return undefined;
-  if (!isTensor(value) || value.dtype !== dtype || value.shape.length !== rank) {
-    const got = isTensor(value) ? `${value.dtype} [${value.shape.join(', ')}]` : typeof value;
-    throw new TrainInputError(`input "${name}" must be a rank-${rank} ${dtype} tensor, got ${got}`);
-  }
-  return value as Tensor<D>;
+  return optionalTensor(ctx.inputs, name, dtype, rank, TrainInputError);
 }
 
 function requiredInput<D extends DType>(ctx: NodeContext<TrainParams>, name: string, dtype: D, rank: number, why = ''): Tensor<D> {

@@ -1,26 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { nodeHarness } from '../helpers/node-harness.js';
 import evaluate, { type EvaluateParams } from '../../src/nodes/evaluate.js';
 import type { NodeContext, PortValue } from '../../src/runtime/node-type.js';
 import { tensor, type Json } from '../../src/runtime/tensor.js';
 
-const scratch = mkdtempSync(join(tmpdir(), 'sieve-evaluate-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-const validate = new Ajv2020({ useDefaults: true, strict: false, allErrors: true }).compile(evaluate.paramsSchema);
-function params(overrides: Record<string, unknown> = {}): EvaluateParams {
-  const p = structuredClone(overrides);
-  if (!validate(p)) throw new Error(JSON.stringify(validate.errors));
-  return p as unknown as EvaluateParams;
-}
+const harness = nodeHarness(evaluate);
+const params = (overrides: Record<string, unknown> = {}): EvaluateParams => harness.params(overrides);
 function context(inputs: Record<string, PortValue>, p = params()): NodeContext<EvaluateParams> {
-  return {
-    nodeId: 'evaluate', params: p, seed: 1, inputs, baseDir: scratch, cacheDir: scratch, scratchDir: scratch,
-    signal: new AbortController().signal, progress: () => {}, log: () => {}, note: () => {},
-  };
+  return harness.context(p, inputs).ctx;
 }
 
 // Test set: 4 samples, K = 2; confidences .875 ✓, .875 ✗, .75 ✓, .5625 ✓ → accuracy 3/4.

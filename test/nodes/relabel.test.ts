@@ -1,8 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { nodeHarness } from '../helpers/node-harness.js';
 import { emaUpdate } from '../../src/methods/ensemble-labels.js';
 import { fitLogisticRegression, gatherRows, predictProba } from '../../src/methods/logreg.js';
 import { mixfix } from '../../src/methods/mixfix.js';
@@ -11,21 +8,9 @@ import relabel, { type RelabelParams } from '../../src/nodes/relabel.js';
 import { portsFor, type NodeContext, type PortValue } from '../../src/runtime/node-type.js';
 import { tensor, type Json, type Tensor } from '../../src/runtime/tensor.js';
 
-const scratch = mkdtempSync(join(tmpdir(), 'sieve-relabel-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-const validate = new Ajv2020({ useDefaults: true, strict: false, allErrors: true }).compile(relabel.paramsSchema);
-function params(overrides: Record<string, unknown> = {}): RelabelParams {
-  const p = structuredClone(overrides);
-  if (!validate(p)) throw new Error(JSON.stringify(validate.errors));
-  return p as unknown as RelabelParams;
-}
-function context(p: RelabelParams, inputs: Record<string, PortValue>): NodeContext<RelabelParams> {
-  return {
-    nodeId: 'relabel', params: p, seed: 1, inputs, baseDir: scratch, cacheDir: scratch, scratchDir: scratch,
-    signal: new AbortController().signal, progress: () => {}, log: () => {}, note: () => {},
-  };
-}
+const harness = nodeHarness(relabel);
+const params = (overrides: Record<string, unknown> = {}): RelabelParams => harness.params(overrides);
+const context = (p: RelabelParams, inputs: Record<string, PortValue>): NodeContext<RelabelParams> => harness.context(p, inputs).ctx;
 
 // The 6-sample MixFix case: selected/agree, selected/relabel, absorb, below absorb, below relabel, relabel.
 const probs = Float32Array.from([0.9, 0.05, 0.05, 0.1, 0.1, 0.8, 0.2, 0.1, 0.7, 0.6, 0.3, 0.1, 0.79, 0.2, 0.01, 0.95, 0.03, 0.02]);

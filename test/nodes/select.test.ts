@@ -1,8 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { nodeHarness } from '../helpers/node-harness.js';
 import { clipCleaner } from '../../src/methods/clipcleaner.js';
 import { combineMasks } from '../../src/methods/combine.js';
 import { createRng } from '../../src/methods/rng.js';
@@ -11,23 +8,12 @@ import select, { SELECT_METHODS, type SelectParams } from '../../src/nodes/selec
 import { portsFor, type NodeContext, type PortValue } from '../../src/runtime/node-type.js';
 import { tensor, type Json, type Tensor } from '../../src/runtime/tensor.js';
 
-const scratch = mkdtempSync(join(tmpdir(), 'sieve-select-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-const validate = new Ajv2020({ useDefaults: true, strict: false, allErrors: true }).compile(select.paramsSchema);
-function params(overrides: Record<string, unknown> = {}): SelectParams {
-  const p = structuredClone(overrides);
-  if (!validate(p)) throw new Error(JSON.stringify(validate.errors));
-  return p as unknown as SelectParams;
-}
-
+const harness = nodeHarness(select, 5);
+const validate = harness.isValid;
+const params = (overrides: Record<string, unknown> = {}): SelectParams => harness.params(overrides);
 function context(p: SelectParams, inputs: Record<string, PortValue>): { ctx: NodeContext<SelectParams>; logs: string[] } {
-  const logs: string[] = [];
-  const ctx: NodeContext<SelectParams> = {
-    nodeId: 'select', params: p, seed: 5, inputs, baseDir: scratch, cacheDir: scratch, scratchDir: scratch,
-    signal: new AbortController().signal, progress: () => {}, log: (m) => logs.push(m), note: () => {},
-  };
-  return { ctx, logs };
+  const { ctx, rec } = harness.context(p, inputs);
+  return { ctx, logs: rec.logs };
 }
 
 /** Three classes on the unit sphere, prompts near the centres, 30 % symmetric noise. */

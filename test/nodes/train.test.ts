@@ -1,14 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { nodeHarness } from '../helpers/node-harness.js';
 import { createRng } from '../../src/methods/rng.js';
 import train, { type TrainParams } from '../../src/nodes/train.js';
-import { portsFor, type NodeContext, type PortValue } from '../../src/runtime/node-type.js';
+import { portsFor, type PortValue } from '../../src/runtime/node-type.js';
 import { decodeSafetensors, encodeSafetensors } from '../../src/runtime/safetensors.js';
-import { tensor, type Json, type Tensor } from '../../src/runtime/tensor.js';
+import { tensor, type Tensor } from '../../src/runtime/tensor.js';
 
 function installed(pkg: string): boolean {
   try {
@@ -21,35 +18,11 @@ function installed(pkg: string): boolean {
 /** What `backend: auto` should pick in this environment. */
 const autoBackend = installed('@tensorflow/tfjs-node-gpu') ? 'tensorflow-gpu' : installed('@tensorflow/tfjs-node') ? 'tensorflow' : 'wasm';
 
-const scratch = mkdtempSync(join(tmpdir(), 'sieve-train-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-const validate = new Ajv2020({ useDefaults: true, strict: false, allErrors: true }).compile(train.paramsSchema);
-
+const harness = nodeHarness(train, 3);
 /** Params as the runtime gives them: validated, defaults filled in. */
-function params(overrides: Record<string, unknown> = {}): TrainParams {
-  const p = structuredClone(overrides);
-  if (!validate(p)) throw new Error(JSON.stringify(validate.errors));
-  return p as unknown as TrainParams;
-}
-
-interface Recorded {
-  notes: Record<string, Json>;
-  logs: string[];
-  progress: [number, number | undefined][];
-}
-
-function context(p: TrainParams, inputs: Record<string, PortValue>, seed = 3): { ctx: NodeContext<TrainParams>; rec: Recorded } {
-  const rec: Recorded = { notes: {}, logs: [], progress: [] };
-  const ctx: NodeContext<TrainParams> = {
-    nodeId: 'train', params: p, seed, inputs, baseDir: scratch, cacheDir: scratch, scratchDir: scratch,
-    signal: new AbortController().signal,
-    progress: (done, total) => rec.progress.push([done, total]),
-    log: (m) => rec.logs.push(m),
-    note: (k, v) => { rec.notes[k] = v; },
-  };
-  return { ctx, rec };
-}
+const validate = harness.isValid;
+const params = (overrides: Record<string, unknown> = {}): TrainParams => harness.params(overrides);
+const context = (p: TrainParams, inputs: Record<string, PortValue>, seed = 3) => harness.context(p, inputs, seed);
 
 /** K Gaussian clusters in R^D, unit-norm-ish centres. */
 function clusters(seed: number, k: number, perClass: number, d: number, spread: number): { x: Tensor<'float32'>; y: Tensor<'int32'> } {

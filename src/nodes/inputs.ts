@@ -1,0 +1,23 @@
+// Checked access to a node's tensor inputs, shared by the node types.
+import type { PortValue } from '../runtime/node-type.js';
+import { isTensor, type DType, type Tensor } from '../runtime/tensor.js';
+
+/**
+ * The input `name` checked for dtype and rank; undefined when an optional port is unconnected.
+ * `InputError` is the node's own error class, so the message says which node type complained.
+ */
+export function optionalTensor<D extends DType>(
+  inputs: Readonly<Record<string, PortValue>>,
+  name: string,
+  dtype: D,
+  rank: number,
+  InputError: new (message: string) => Error,
+): Tensor<D> | undefined {
+  const v = inputs[name];
+  if (v === undefined) return undefined;
+  if (!isTensor(v) || v.dtype !== dtype || v.shape.length !== rank) {
+    const got = isTensor(v) ? `${v.dtype} [${v.shape.join(', ')}]` : typeof v;
+    throw new InputError(`input "${name}" must be a rank-${rank} ${dtype} tensor, got ${got}`);
+  }
+  return v as Tensor<D>;
+}
