@@ -90,7 +90,8 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
   await store.init();
   const limit = pLimit(opts.jobs);
   const pool = new WorkerPool(opts.jobs);
-  const hasher = opts.fileHasher ?? new FileHasher();
+  const hasher = opts.fileHasher ?? new FileHasher(store.fileHashStatePath);
+  if (!opts.fileHasher) await hasher.load();
   const signal = opts.signal ?? new AbortController().signal;
   const wanted = selectInstances(plan, opts.targets);
   const outcomes = new Map<string, Promise<Outcome>>();
@@ -226,6 +227,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
     for (const id of plan.nodes.keys()) if (wanted.has(id)) settled.set(id, await outcomes.get(id)!);
   } finally {
     await pool.close();
+    await hasher.save().catch(() => undefined); // only a cache: a failed save costs a re-hash next time
   }
   const counts: Record<NodeStatus, number> = { cached: 0, ran: 0, failed: 0, skipped: 0 };
   const failures: RunSummary['failures'] = [];

@@ -2,7 +2,8 @@
 // bytes of a params object), and file hashing memoised by (path, size, mtime) like DVC's state db.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import canonicalizeModule from 'canonicalize';
 import type { Json } from './tensor.js';
 
@@ -37,16 +38,49 @@ export interface FileHash {
   size: number;
 }
 
-/** Memoises file hashes for the life of one process, keyed by path, size and mtime. */
+interface MemoEntry {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  sha256: string;
+}
+
+/**
+ * Memoises file hashes keyed by path, size, mtime and inode (like DVC's state database), so a
+ * large data set or model is not re-read on every run. With a `statePath` the memo persists
+ * across processes (`load` before use, `save` after).
+ */
 export class FileHasher {
-  private readonly memo = new Map<string, { size: number; mtimeMs: number; sha256: string }>();
+  private memo = new Map<string, MemoEntry>();
+  private dirty = false;
+
+  constructor(private readonly statePath?: string) {}
+
+  async load(): Promise<void> {
+    if (!this.statePath) return;
+    try {
+      this.memo = new Map(Object.entries(JSON.parse(await readFile(this.statePath, 'utf8')) as Record<string, MemoEntry>));
+    } catch {
+      this.memo = new Map(); // absent or unreadable: start afresh, it is only a cache
+    }
+  }
+
+  async save(): Promise<void> {
+    if (!this.statePath || !this.dirty) return;
+    const tmp = `${this.statePath}.${process.pid}.tmp`;
+    await mkdir(dirname(this.statePath), { recursive: true });
+    await writeFile(tmp, JSON.stringify(Object.fromEntries(this.memo)));
+    await rename(tmp, this.statePath);
+    this.dirty = false;
+  }
 
   async hash(path: string): Promise<FileHash> {
     const s = await stat(path);
     const hit = this.memo.get(path);
-    if (hit && hit.size === s.size && hit.mtimeMs === s.mtimeMs) return { sha256: hit.sha256, size: s.size };
+    if (hit && hit.size === s.size && hit.mtimeMs === s.mtimeMs && hit.ino === s.ino) return { sha256: hit.sha256, size: s.size };
     const digest = await hashFileStream(path);
-    this.memo.set(path, { size: s.size, mtimeMs: s.mtimeMs, sha256: digest });
+    this.memo.set(path, { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino, sha256: digest });
+    this.dirty = true;
     return { sha256: digest, size: s.size };
   }
 }

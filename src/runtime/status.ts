@@ -27,7 +27,8 @@ interface Known {
 }
 
 export async function pipelineStatus(plan: Plan, store: Store, lock: Lockfile | undefined): Promise<NodeStatusLine[]> {
-  const hasher = new FileHasher();
+  const hasher = new FileHasher(store.fileHashStatePath);
+  await hasher.load();
   const known = new Map<string, Known>();
   const lines: NodeStatusLine[] = [];
   for (const n of plan.nodes.values()) known.set(n.instanceId, await nodeState(n, plan, store, hasher, known, lock));

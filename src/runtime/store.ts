@@ -47,6 +47,8 @@ export class Store {
   readonly actionsDir: string;
   readonly runsDir: string;
   readonly tmpDir: string;
+  /** The persistent memo of external files' hashes (see FileHasher). */
+  readonly fileHashStatePath: string;
   private ready: Promise<void> | undefined;
 
   constructor(readonly root: string) {
@@ -54,6 +56,7 @@ export class Store {
     this.actionsDir = join(root, 'actions');
     this.runsDir = join(root, 'runs');
     this.tmpDir = join(root, 'tmp');
+    this.fileHashStatePath = join(root, 'state', 'file-hashes.json');
   }
 
   /** Creates the directory skeleton once per process. */
