@@ -12,6 +12,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   embed: async () => (await import('./embed.js')).benchEmbed,
   logreg: async () => (await import('./logreg.js')).benchLogreg,
   pipeline: async () => (await import('./pipeline.js')).benchPipeline,
+  sharing: async () => (await import('./sharing.js')).benchSharing,
 };
 
 function fmt(v: number | undefined): string {

@@ -23,6 +23,7 @@ import { TerminalReporter } from '../reporters/terminal.js';
 import { formatBytes, formatMs, textTable } from '../reporters/format.js';
 import { SIEVE_VERSION } from '../version.js';
 import { dagMermaid, dagText } from './dag-view.js';
+import { addSharingCommands } from './sharing-commands.js';
 
 export const DEFAULT_PIPELINE = 'pipelines/quickstart.yaml';
 
@@ -268,6 +269,7 @@ export function buildProgram(): Command {
       process.stdout.write(`${verb} ${r.removedObjects} object(s) (${formatBytes(r.removedBytes)}) and ${r.removedActions} action record(s); kept ${r.keptObjects} object(s) referenced by ${r.roots.length} root(s)\n`);
     });
 
+  addSharingCommands(program);
   for (const cmd of program.commands) {
     cmd.addOption(new Option('--debug', 'print stack traces').hideHelp());
   }

@@ -1,6 +1,11 @@
 // `sieve gc` and `sieve verify`.
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import pLimit from 'p-limit';
+import { errorMessage } from './errors.js';
+import type { Remote } from './remotes/remote.js';
 import { lockfileObjects, readLockfile } from './lockfile.js';
 import type { RunRecord } from './run-record.js';
 import type { Store } from './store.js';
@@ -85,4 +90,49 @@ export async function verifyStore(
     }
   }
   return { checked: hashes.length, bad, repaired: opts.repair && bad.length > 0 };
+}
+
+export interface RemoteVerifyReport {
+  remote: string;
+  checked: number;
+  bad: { hash: string; reason: string }[];
+}
+
+/**
+ * Downloads and hashes every object on a remote (into the cache's tmp/, removed as it goes),
+ * reporting each that is misnamed, not a plain file, or whose content does not match its name.
+ */
+export async function verifyRemote(
+  remote: Remote,
+  store: Store,
+  opts: { jobs?: number; onProgress?(done: number, total: number): void } = {},
+): Promise<RemoteVerifyReport> {
+  await store.init();
+  await remote.connect();
+  const entries = await remote.list();
+  const bad: RemoteVerifyReport['bad'] = [];
+  const limit = pLimit(opts.jobs ?? 4);
+  let done = 0;
+  await Promise.all(
+    entries.map((entry) =>
+      limit(async () => {
+        if (entry.problem) {
+          bad.push({ hash: entry.name, reason: entry.problem });
+        } else {
+          const tmp = join(store.tmpDir, `verify-${randomBytes(6).toString('hex')}`);
+          try {
+            const got = await remote.get(entry.name, tmp);
+            if (got.sha256 !== entry.name) bad.push({ hash: entry.name, reason: `content hashes to ${got.sha256}` });
+          } catch (e) {
+            bad.push({ hash: entry.name, reason: errorMessage(e) });
+          } finally {
+            await rm(tmp, { force: true });
+          }
+        }
+        opts.onProgress?.(++done, entries.length);
+      }),
+    ),
+  );
+  bad.sort((a, b) => a.hash.localeCompare(b.hash));
+  return { remote: remote.describe(), checked: entries.length, bad };
 }

@@ -36,8 +36,8 @@ export class DirectoryRemote implements Remote {
     const out = new Set<string>();
     await Promise.all(
       hashes.map(async (h) => {
-        const s = await lstat(this.path(h)).catch(() => undefined);
-        if (s?.isFile()) out.add(h);
+        // Present whatever it is: a link or directory there is then refused, by name, on download.
+        if (await lstat(this.path(h)).catch(() => undefined)) out.add(h);
       }),
     );
     return out;
