@@ -2,14 +2,14 @@
 // written to a temporary name beside its final place and renamed only once its sha256 matches, so a
 // crash or a bad mirror never leaves a file that looks complete. Machines without network access
 // get an error that says exactly which file to copy where.
-import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { hashFileStream, hashingTap } from '../runtime/hash.js';
 
 export class DownloadError extends Error {
   override name = 'DownloadError';
@@ -48,11 +48,7 @@ export function downloadPath(opts: Pick<DownloadOptions, 'url' | 'sha256' | 'dir
 }
 
 /** Streams a file through sha256. */
-export async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
+export const sha256OfFile = hashFileStream;
 
 /** Returns the local path of the verified file, downloading it first when needed. */
 export async function downloadFile(opts: DownloadOptions): Promise<string> {
@@ -174,21 +170,12 @@ async function fetchToFile(url: string, temp: string, target: string, sha: strin
     body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
   }
 
-  const hash = createHash('sha256');
-  let received = 0;
-  const meter = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      received += chunk.length;
-      opts.onProgress?.(received, total);
-      callback(null, chunk);
-    },
-  });
+  const meter = hashingTap((_bytes, received) => opts.onProgress?.(received, total));
   try {
-    await pipeline(body, meter, createWriteStream(temp), { signal: opts.signal });
+    await pipeline(body, meter.stream, createWriteStream(temp), { signal: opts.signal });
   } catch (e) {
     if (opts.signal?.aborted) throw e;
-    throw new DownloadError(`transfer of ${url} failed after ${received} bytes (${(e as Error).message}); ${hint}`, { cause: e });
+    throw new DownloadError(`transfer of ${url} failed after ${meter.size()} bytes (${(e as Error).message}); ${hint}`, { cause: e });
   }
-  return hash.digest('hex');
+  return meter.digest();
 }

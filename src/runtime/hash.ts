@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { Transform } from 'node:stream';
 import canonicalizeModule from 'canonicalize';
 import type { Json } from './tensor.js';
 
@@ -31,6 +32,21 @@ export async function hashFileStream(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 22 })) h.update(chunk as Buffer);
   return h.digest('hex');
+}
+
+/** A pass-through stream that hashes and counts what flows through it (a transfer is read once). */
+export function hashingTap(onChunk?: (bytes: number, total: number) => void): { stream: Transform; digest(): string; size(): number } {
+  const h = createHash('sha256');
+  let size = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      h.update(chunk);
+      size += chunk.byteLength;
+      onChunk?.(chunk.byteLength, size);
+      done(null, chunk);
+    },
+  });
+  return { stream, digest: () => h.digest('hex'), size: () => size };
 }
 
 export interface FileHash {

@@ -1,12 +1,11 @@
 // The interface every remote kind implements (a shared directory, S3-compatible storage, ...).
 // Remotes are dumb blob stores laid out like the cache (`objects/<2 hex>/<62 hex>`): they never
 // vouch for content; whoever downloads checks the bytes against the name before trusting them.
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
 import { SieveError } from '../errors.js';
+import { hashingTap } from '../hash.js';
 
 export const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -72,16 +71,7 @@ export function objectKey(hash: string): string {
 
 /** Streams `source` into `destPath`, hashing on the way, so a download is read only once. */
 export async function writeHashed(source: Readable, destPath: string, onProgress?: ByteProgress, signal?: AbortSignal): Promise<FetchedObject> {
-  const h = createHash('sha256');
-  let size = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      h.update(chunk);
-      size += chunk.byteLength;
-      onProgress?.(chunk.byteLength);
-      done(null, chunk);
-    },
-  });
-  await pipeline(source, tap, createWriteStream(destPath), { signal });
-  return { sha256: h.digest('hex'), size };
+  const tap = hashingTap((bytes) => onProgress?.(bytes));
+  await pipeline(source, tap.stream, createWriteStream(destPath), { signal });
+  return { sha256: tap.digest(), size: tap.size() };
 }
