@@ -173,7 +173,13 @@ export async function planFromText(path: string, text: string, options: PlanOpti
   try {
     points = expandSweep(axes, { grid: 'sweep.grid', zip: 'sweep.zip' });
   } catch (e) {
-    diags.push({ file: path, line: source.locate(['sweep']).line, column: source.locate(['sweep']).column, field: 'sweep', message: (e as Error).message });
+    // Point at the flags when the axes came from the command line, else at the file's sweep section.
+    const fromCli = (options.grid?.length ?? 0) + (options.zip?.length ?? 0) > 0;
+    diags.push(
+      fromCli
+        ? { file: CLI, line: 0, column: 0, field: '--grid/--zip', message: (e as Error).message }
+        : source.diagnostic(['sweep'], (e as Error).message, 'key'),
+    );
     points = [{ index: 0, id: 'default', assignments: [] }];
   }
 

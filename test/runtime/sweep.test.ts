@@ -66,7 +66,7 @@ describe('sweeps from the CLI', () => {
     const t = await setup();
     const r = await runCli(['sweep', t.pipeline, '--cache', t.cache, '--zip', 'scaled.factor=1,2,3', '--zip', 'm.offset=1,2'], { cwd: t.dir, log: t.log });
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain('zip lists must have equal lengths: scaled.factor has 3, m.offset has 2');
+    expect(r.stderr).toContain('command line: --grid/--zip: zip lists must have equal lengths: scaled.factor has 3, m.offset has 2');
     expect(await executionCounts(t.log)).toEqual({});
   });
 
