@@ -209,7 +209,8 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
       const action = { key, type: n.typeName, version: n.registered.node.version, outputs: result.outputs, deps, notes: result.notes, durationMs };
       await store.putAction(action);
       const record = toRecord(action, material, n);
-      bus.emit({ event: 'node-end', node: ref, status: 'ran', ms: performance.now() - t0, key, outputs: hashesOf(record), record });
+      // Its own time, from the start of execution (not the wait for a free slot).
+      bus.emit({ event: 'node-end', node: ref, status: 'ran', ms: performance.now() - tRun, key, outputs: hashesOf(record), record });
       return { status: 'ran', record };
     })();
     byKey.set(key, attempt);
