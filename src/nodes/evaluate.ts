@@ -5,7 +5,7 @@ import { MethodInputError, argmaxRows, countTrue } from '../methods/linalg.js';
 import {
   accuracy, confusionMatrix, expectedCalibrationError, perClassAccuracy, perClassCounts, relabelQuality, selectionQuality,
 } from '../methods/metrics.js';
-import { optionalTensor } from './inputs.js';
+import { optionalClassNames, optionalTensor } from './inputs.js';
 import { defineNode, type NodeContext } from '../runtime/node-type.js';
 import type { DType, Json, Tensor } from '../runtime/tensor.js';
 
@@ -91,10 +91,7 @@ export default defineNode<EvaluateParams>({
     const relabelLabels = tensorInput(ctx, 'relabel_labels', 'int32', 1)?.data;
     const relabelMaskIn = tensorInput(ctx, 'relabel_mask', 'bool', 1)?.data;
     const trainMask = tensorInput(ctx, 'train_mask', 'bool', 1)?.data;
-    const classesIn = ctx.inputs.classes;
-    if (classesIn !== undefined && (!Array.isArray(classesIn) || !classesIn.every((c) => typeof c === 'string'))) {
-      throw new EvaluateInputError('input "classes" must be a JSON array of class names (string[])');
-    }
+    const classesIn = optionalClassNames(ctx.inputs, EvaluateInputError);
     if ((testProbs === undefined) !== (testLabels === undefined)) {
       throw new EvaluateInputError('inputs "test_probs" and "test_labels" go together: connect both or neither');
     }

@@ -21,3 +21,22 @@ export function optionalTensor<D extends DType>(
   }
   return v as Tensor<D>;
 }
+
+/** The `classes` input (a non-empty JSON array of class names), or undefined when unconnected. */
+export function optionalClassNames(
+  inputs: Readonly<Record<string, PortValue>>,
+  InputError: new (message: string) => Error,
+): string[] | undefined {
+  const value = inputs.classes;
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.length === 0 || !value.every((c) => typeof c === 'string')) {
+    throw new InputError(`input "classes" must be a non-empty JSON array of class names (string[]), got ${JSON.stringify(value).slice(0, 200)}`);
+  }
+  return value as string[];
+}
+
+export function requiredClassNames(inputs: Readonly<Record<string, PortValue>>, InputError: new (message: string) => Error): string[] {
+  const names = optionalClassNames(inputs, InputError);
+  if (!names) throw new InputError('input "classes" is required');
+  return names;
+}

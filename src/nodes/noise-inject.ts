@@ -1,6 +1,7 @@
 // The `noise-inject` node: corrupts clean labels with a synthetic noise model (methods.md, "Noise
 // models") and keeps the true labels beside the noisy ones for measuring selection quality.
 import { injectNoise, NoiseParamError, type NoiseMapSpec, type NoiseSpec } from '../methods/noise.js';
+import { requiredClassNames } from './inputs.js';
 import { defineNode, type InputPort } from '../runtime/node-type.js';
 import { tensor, type Tensor } from '../runtime/tensor.js';
 
@@ -15,12 +16,6 @@ export interface NoiseInjectParams {
   instance_std: number;
 }
 
-function classNames(value: unknown): string[] {
-  if (!Array.isArray(value) || !value.every((c) => typeof c === 'string')) {
-    throw new NoiseParamError('input "classes" must be a JSON array of class names (string[])');
-  }
-  return value as string[];
-}
 
 function labelsOf(value: unknown): Int32Array {
   const t = value as Tensor;
@@ -106,7 +101,7 @@ export default defineNode<NoiseInjectParams>({
   execution: 'worker',
   async run(ctx) {
     const labels = labelsOf(ctx.inputs.labels);
-    const classes = classNames(ctx.inputs.classes);
+    const classes = requiredClassNames(ctx.inputs, NoiseParamError);
     const spec = noiseSpecOf(ctx.params, {
       features: ctx.inputs.features as Tensor | undefined,
       zeroshotProbs: ctx.inputs.zeroshot_probs as Tensor | undefined,

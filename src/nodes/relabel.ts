@@ -6,7 +6,7 @@ import { checkLabels, MethodInputError } from '../methods/linalg.js';
 import { fitLogisticRegression, gatherRows, predictProba } from '../methods/logreg.js';
 import { relabelQuality } from '../methods/metrics.js';
 import { mixfix } from '../methods/mixfix.js';
-import { optionalTensor } from './inputs.js';
+import { optionalClassNames, optionalTensor } from './inputs.js';
 import { defineNode, type NodeContext, type Ports } from '../runtime/node-type.js';
 import { tensor, type DType, type Json, type Tensor } from '../runtime/tensor.js';
 
@@ -94,11 +94,8 @@ function tensorInput<D extends DType>(ctx: NodeContext<RelabelParams>, name: str
 
 /** K from the classes input when connected, checked against any other source of K. */
 function numClassesOf(ctx: NodeContext<RelabelParams>, fromProbs: number | undefined): number {
-  const classes = ctx.inputs.classes;
+  const classes = optionalClassNames(ctx.inputs, RelabelInputError);
   if (classes !== undefined) {
-    if (!Array.isArray(classes) || classes.length === 0 || !classes.every((c) => typeof c === 'string')) {
-      throw new RelabelInputError('input "classes" must be a non-empty JSON array of class names (string[])');
-    }
     if (fromProbs !== undefined && fromProbs !== classes.length) {
       throw new RelabelInputError(`probabilities have K = ${fromProbs} columns but "classes" names ${classes.length}`);
     }

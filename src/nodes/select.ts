@@ -12,7 +12,7 @@ import {
   agreementMask, confidentLearning, featureDistanceSelect, knnAgreement, smallLossSelect,
 } from '../methods/selection-baselines.js';
 import { zeroShotProbs, type ZeroShotAggregation } from '../methods/zeroshot.js';
-import { optionalTensor } from './inputs.js';
+import { optionalTensor, requiredClassNames } from './inputs.js';
 import { defineNode, type NodeContext } from '../runtime/node-type.js';
 import { tensor, type DType, type Json, type Tensor } from '../runtime/tensor.js';
 
@@ -257,12 +257,6 @@ function tensorInput<D extends DType>(ctx: NodeContext<SelectParams>, name: stri
   return optionalTensor(ctx.inputs, name, dtype, rank, SelectInputError);
 }
 
-function classNames(value: unknown): string[] {
-  if (!Array.isArray(value) || value.length === 0 || !value.every((c) => typeof c === 'string')) {
-    throw new SelectInputError('input "classes" must be a non-empty JSON array of class names (string[])');
-  }
-  return value as string[];
-}
 
 function qualityJson(mask: Uint8Array, noisy: Int32Array, truth: Int32Array): Json {
   const q = selectionQuality(mask, noisy, truth);
@@ -295,7 +289,7 @@ export default defineNode<SelectParams>({
   execution: 'worker',
   async run(ctx) {
     const p = ctx.params;
-    const classes = classNames(ctx.inputs.classes);
+    const classes = requiredClassNames(ctx.inputs, SelectInputError);
     const K = classes.length;
     const features = tensorInput(ctx, 'features', 'float32', 2);
     const labelsT = tensorInput(ctx, 'labels', 'int32', 1);

@@ -6,7 +6,7 @@ import type { BackendChoice } from '../methods/train/backend.js';
 import type { HeadConfig, HeadKind, HeadLayout } from '../methods/train/heads.js';
 import type { SamplerKind } from '../methods/train/sampler.js';
 import type { EpochRecord } from '../methods/train/trainer.js';
-import { optionalTensor } from './inputs.js';
+import { optionalTensor, requiredClassNames } from './inputs.js';
 import { defineNode, type NodeContext, type PortValue, type Ports } from '../runtime/node-type.js';
 import { tensor, type DType, type Json, type Tensor } from '../runtime/tensor.js';
 
@@ -186,10 +186,7 @@ export default defineNode<TrainParams>({
     const text = p.head === 'text-init' ? requiredInput(ctx, 'text_features', 'float32', 3, ' by head: text-init') : undefined;
     const test = optionalInput(ctx, 'test_features', 'float32', 2);
     if (test && test.shape[1] !== dim) throw new TrainInputError(`test_features have D = ${test.shape[1]}, features have D = ${dim}`);
-    const classes = ctx.inputs.classes;
-    if (!Array.isArray(classes) || !classes.every((c) => typeof c === 'string')) {
-      throw new TrainInputError('input "classes" must be a JSON array of class names (strings)');
-    }
+    const classes = requiredClassNames(ctx.inputs, TrainInputError);
     const numClasses = classes.length;
 
     // tfjs is imported here, not at module load, so declaring the node type stays cheap.

@@ -94,7 +94,7 @@ describe('noise-inject node', () => {
       [{ model: 'symmetric', rate: 0.2, map: 'cifar10' }, { labels, classes }, /only apply to model "asymmetric"/],
       [{ model: 'confusion', rate: 0.2 }, { labels, classes }, /needs the "zeroshot_probs" input/],
       [{ model: 'instance', rate: 0.2 }, { labels, classes }, /needs the "features" input/],
-      [{ model: 'symmetric', rate: 0.2 }, { labels, classes: 'cat' }, /"classes" must be a JSON array/],
+      [{ model: 'symmetric', rate: 0.2 }, { labels, classes: 'cat' }, /"classes" must be a non-empty JSON array/],
       [{ model: 'symmetric', rate: 0.2 }, { labels: tensor('float32', [1], new Float32Array(1)), classes }, /"labels" must be int32/],
     ];
     for (const [params, inputs, message] of cases) await expect(noiseInject.run(ctxFor(params, inputs))).rejects.toThrow(message);

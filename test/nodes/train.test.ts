@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { nodeHarness } from '../helpers/node-harness.js';
-import { createRng } from '../../src/methods/rng.js';
+import { gaussianClusters } from '../helpers/clusters.js';
 import train, { type TrainParams } from '../../src/nodes/train.js';
 import { portsFor, type PortValue } from '../../src/runtime/node-type.js';
 import { decodeSafetensors, encodeSafetensors } from '../../src/runtime/safetensors.js';
@@ -24,18 +24,9 @@ const validate = harness.isValid;
 const params = (overrides: Record<string, unknown> = {}): TrainParams => harness.params(overrides);
 const context = (p: TrainParams, inputs: Record<string, PortValue>, seed = 3) => harness.context(p, inputs, seed);
 
-/** K Gaussian clusters in R^D, unit-norm-ish centres. */
+/** K Gaussian clusters in R^D as tensors. */
 function clusters(seed: number, k: number, perClass: number, d: number, spread: number): { x: Tensor<'float32'>; y: Tensor<'int32'> } {
-  const c = createRng(0, 'centres');
-  const centres = Float32Array.from({ length: k * d }, () => c.normal() / Math.sqrt(d));
-  const rng = createRng(seed, 'samples');
-  const n = k * perClass;
-  const x = new Float32Array(n * d);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = i % k;
-    for (let j = 0; j < d; j++) x[i * d + j] = centres[y[i] * d + j] + (spread * rng.normal()) / Math.sqrt(d);
-  }
+  const { x, y, n } = gaussianClusters(seed, k, perClass, d, spread);
   return { x: tensor('float32', [n, d], x), y: tensor('int32', [n], y) };
 }
 
@@ -158,7 +149,7 @@ describe('train node', () => {
     await expect(run(params({ head: 'text-init' }), { features: tr.x, labels: tr.y, classes })).rejects.toThrow(/"text_features" is required by head: text-init/);
     await expect(run(params(), { features: tr.x, labels: tensor('int32', [3], new Int32Array(3)), classes })).rejects.toThrow(/"labels" has 3 rows, but features have N = 90/);
     await expect(run(params(), { features: tr.x, labels: tr.y, classes: ['a', 'b'] })).rejects.toThrow(/labels\[2\] = 2 .*outside \[0, 2\)/);
-    await expect(run(params(), { features: tr.x, labels: tr.y, classes: 'abc' })).rejects.toThrow(/"classes" must be a JSON array/);
+    await expect(run(params(), { features: tr.x, labels: tr.y, classes: 'abc' })).rejects.toThrow(/"classes" must be a non-empty JSON array/);
     if (!installed('@tensorflow/tfjs-node')) {
       await expect(run(params({ backend: 'tensorflow' }), { features: tr.x, labels: tr.y, classes })).rejects.toThrow(/tfjs-node/);
     }

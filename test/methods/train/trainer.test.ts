@@ -2,23 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mixfix } from '../../../src/methods/mixfix.js';
 import { createRng } from '../../../src/methods/rng.js';
 import { selectBackend, type BackendName, type Tf } from '../../../src/methods/train/backend.js';
+import { gaussianClusters } from '../../helpers/clusters.js';
 import { headLayout } from '../../../src/methods/train/heads.js';
 import { argmaxRow, predictProbs, setAccuracy, TrainError, trainClassifier, type TrainData, type TrainOptions } from '../../../src/methods/train/trainer.js';
 
-/** K Gaussian clusters in R^D around fixed random centres (|centre| ≈ 1), noise `spread`/√D per axis. */
-function clusters(seed: number, k: number, perClass: number, d: number, spread: number): { x: Float32Array; y: Int32Array; n: number } {
-  const c = createRng(0, 'centres');
-  const centres = Float32Array.from({ length: k * d }, () => c.normal() / Math.sqrt(d));
-  const rng = createRng(seed, 'samples');
-  const n = k * perClass;
-  const x = new Float32Array(n * d);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = i % k;
-    for (let j = 0; j < d; j++) x[i * d + j] = centres[y[i] * d + j] + (spread * rng.normal()) / Math.sqrt(d);
-  }
-  return { x, y, n };
-}
+const clusters = gaussianClusters;
 
 /** Symmetric noise to one of the K − 1 other classes with probability `rate`. */
 function symmetricNoise(y: Int32Array, k: number, rate: number, seed: number): Int32Array {
