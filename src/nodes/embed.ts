@@ -7,6 +7,7 @@ import type { ModelSpec, Variant } from '../clip/model-source.js';
 import type { ProviderChoice } from '../clip/encoder.js';
 import { localModelFiles } from '../clip/model-source.js';
 import { applyPixelTransform, fitPixelTransform, passThroughFeatures, type PixelProjection } from '../methods/pixels.js';
+import { optionalClassNames } from './inputs.js';
 import { defineNode, type ExternalDep, type NodeContext, type PortValue, type Ports } from '../runtime/node-type.js';
 import { isTensor, tensor, type Json, type Tensor } from '../runtime/tensor.js';
 
@@ -125,13 +126,6 @@ function requireTensor(value: PortValue | undefined, port: string): Tensor {
   return value;
 }
 
-function classList(value: PortValue | undefined): string[] | undefined {
-  if (value === undefined) return undefined;
-  if (!Array.isArray(value) || value.length === 0 || !value.every((c) => typeof c === 'string')) {
-    throw new EmbedParamError(`input "classes" must be a non-empty JSON array of strings, got ${JSON.stringify(value).slice(0, 200)}`);
-  }
-  return value as string[];
-}
 
 function runPixels(ctx: NodeContext<EmbedParams>): Record<string, PortValue> {
   const { params } = ctx;
@@ -195,7 +189,7 @@ async function runClip(ctx: NodeContext<EmbedParams>): Promise<Record<string, Po
     descriptions: params.descriptions,
     images: requireTensor(ctx.inputs.images, 'images'),
     testImages: ctx.inputs.test_images === undefined ? undefined : requireTensor(ctx.inputs.test_images, 'test_images'),
-    classes: classList(ctx.inputs.classes),
+    classes: optionalClassNames(ctx.inputs, EmbedParamError),
     baseDir: ctx.baseDir,
     downloadDir: process.env.SIEVE_DOWNLOAD_DIR ?? join(ctx.cacheDir, 'downloads'),
     signal: ctx.signal,

@@ -228,7 +228,7 @@ describe('embed (clip) end to end through onnxruntime', () => {
     // Prompt problems surface before the model is even looked for.
     await expect(embed.run(uneven.ctx)).rejects.toThrow(/same number of texts/);
     const badClasses = await context({ model: { dir: 'tiny-clip' } }, { images: images(1, 32, 32, 3, 8), classes: [1, 2] });
-    await expect(embed.run(badClasses.ctx)).rejects.toThrow(/"classes" must be a non-empty JSON array of strings/);
+    await expect(embed.run(badClasses.ctx)).rejects.toThrow(/"classes" must be a non-empty JSON array of class names/);
   });
 });
 
