@@ -14,6 +14,7 @@ import { basename, join, posix, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'yaml';
 import tar from 'tar-stream';
+import { writeFileAtomic } from './atomic-file.js';
 import { SieveError } from './errors.js';
 import { sha256 } from './hash.js';
 import { LOCKFILE_VERSION, type Lockfile } from './lockfile.js';
@@ -241,8 +242,8 @@ export async function importBundle(opts: ImportOptions): Promise<ImportReport> {
       await moveInto(join(staging, 'objects', o.hash), store.objectPath(o.hash));
       added++;
     }
-    await writeAtomicNear(pipelinePath, pipelineBytes);
-    await writeAtomicNear(lockPath, lockBytes);
+    await writeFileAtomic(pipelinePath, pipelineBytes);
+    await writeFileAtomic(lockPath, lockBytes);
     const actionsRestored = await restoreActions(store, lock!);
     return { pipelinePath, lockPath, objects: m.objects.length, added, bytes, actionsRestored };
   } finally {
@@ -314,16 +315,6 @@ async function stageEntry(entry: AsyncIterable<Buffer>, dest: string): Promise<{
   return { sha256: h.digest('hex'), size };
 }
 
-async function writeAtomicNear(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await open(tmp, 'w');
-  try {
-    await handle.writeFile(bytes);
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, path);
-}
 
 /** The pipeline YAML of a bundle, read from its first entries without unpacking the rest. */
 export async function readBundlePipeline(file: string): Promise<string> {

@@ -2,10 +2,11 @@
 // bytes of a params object), and file hashing memoised by (path, size, mtime) like DVC's state db.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import canonicalizeModule from 'canonicalize';
+import { writeFileAtomic } from './atomic-file.js';
 import type { Json } from './tensor.js';
 
 // The package is CommonJS with an ESM-style type declaration; take the function either way.
@@ -83,10 +84,8 @@ export class FileHasher {
 
   async save(): Promise<void> {
     if (!this.statePath || !this.dirty) return;
-    const tmp = `${this.statePath}.${process.pid}.tmp`;
     await mkdir(dirname(this.statePath), { recursive: true });
-    await writeFile(tmp, JSON.stringify(Object.fromEntries(this.memo)));
-    await rename(tmp, this.statePath);
+    await writeFileAtomic(this.statePath, JSON.stringify(Object.fromEntries(this.memo)));
     this.dirty = false;
   }
 

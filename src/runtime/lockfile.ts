@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { NodeRecord, RunEvent, RunListener } from './events.js';
 import type { Plan } from './plan.js';
-import { writeFileAtomicOutsideStore } from './store.js';
+import { writeFileAtomic } from './atomic-file.js';
 import type { Json } from './tensor.js';
 
 export const LOCKFILE_VERSION = 1;
@@ -102,6 +102,6 @@ export class LockfileWriter implements RunListener {
       points[point.id] = { assignments: Object.fromEntries(point.assignments.map((a) => [a.path, a.value])), nodes };
     }
     const lock: Lockfile = { version: LOCKFILE_VERSION, pipeline: this.plan.file.name, sieve: this.sieveVersion, points };
-    await writeFileAtomicOutsideStore(this.path, serializeLockfile(lock));
+    await writeFileAtomic(this.path, serializeLockfile(lock));
   }
 }

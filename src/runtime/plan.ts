@@ -89,6 +89,7 @@ interface RawNode {
 }
 
 const CLI = 'command line';
+const NODE_ID = new RegExp(NODE_ID_PATTERN);
 
 export async function loadPlan(pipelinePath: string, options: PlanOptions): Promise<Plan> {
   const path = resolve(pipelinePath);
@@ -132,7 +133,7 @@ export async function planFromText(path: string, text: string, options: PlanOpti
   const rawNodes = raw.nodes !== null && typeof raw.nodes === 'object' && !Array.isArray(raw.nodes) ? (raw.nodes as Record<string, RawNode>) : {};
   const decls: NodeDecl[] = [];
   for (const [id, n] of Object.entries(rawNodes)) {
-    if (!new RegExp(NODE_ID_PATTERN).test(id) || n === null || typeof n !== 'object' || typeof n.type !== 'string') continue;
+    if (!NODE_ID.test(id) || n === null || typeof n !== 'object' || typeof n.type !== 'string') continue;
     if (!registry.get(n.type)) {
       diags.push(source.diagnostic(['nodes', id, 'type'], `unknown node type "${n.type}" (known: ${registry.types().join(', ')})`));
       continue;

@@ -6,7 +6,7 @@
 // Renames within one filesystem are atomic, so a killed process never leaves a partial object, and
 // two processes writing the same object write the same bytes: last rename wins, both are right.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorruptObjectError } from './errors.js';
 import { sha256 } from './hash.js';
@@ -225,10 +225,4 @@ export class Store {
     await mkdir(dir, { recursive: true });
     return dir;
   }
-}
-
-export async function writeFileAtomicOutsideStore(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, path);
 }

@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { isInstalled } from '../helpers/installed.js';
 import { nodeHarness } from '../helpers/node-harness.js';
 import { gaussianClusters } from '../helpers/clusters.js';
 import train, { type TrainParams } from '../../src/nodes/train.js';
@@ -7,14 +7,7 @@ import { portsFor, type PortValue } from '../../src/runtime/node-type.js';
 import { decodeSafetensors, encodeSafetensors } from '../../src/runtime/safetensors.js';
 import { tensor, type Tensor } from '../../src/runtime/tensor.js';
 
-function installed(pkg: string): boolean {
-  try {
-    createRequire(import.meta.url).resolve(pkg);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const installed = isInstalled;
 /** What `backend: auto` should pick in this environment. */
 const autoBackend = installed('@tensorflow/tfjs-node-gpu') ? 'tensorflow-gpu' : installed('@tensorflow/tfjs-node') ? 'tensorflow' : 'wasm';
 

@@ -1,16 +1,9 @@
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { isInstalled } from '../../helpers/installed.js';
 import { BackendUnavailableError, selectBackend, wasmBinariesDir } from '../../../src/methods/train/backend.js';
 
-function installed(pkg: string): boolean {
-  try {
-    createRequire(import.meta.url).resolve(pkg);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const installed = isInstalled;
 const nativeInstalled = installed('@tensorflow/tfjs-node-gpu') || installed('@tensorflow/tfjs-node');
 
 describe('selectBackend', () => {
