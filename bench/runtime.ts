@@ -31,7 +31,7 @@ function median(xs: number[]): number {
 }
 
 async function runInProcess(pipeline: string, cache: string, jobs: number, extra: { param?: string[]; grid?: string[] } = {}) {
-  const plan = await loadPlan(pipeline, { registry: await builtinRegistry(), overrides: extra.param, grid: extra.grid });
+  const plan = await loadPlan(pipeline, { registry: builtinRegistry(), overrides: extra.param, grid: extra.grid });
   const ran: NodeRecord[] = [];
   const ranIds: string[] = [];
   const t0 = performance.now();

@@ -1,11 +1,15 @@
 #!/usr/bin/env node
-// Entry point of the `sieve` command: runs the compiled CLI (built by `npm install` / `npm run build`).
+// Entry point of the `sieve` command: runs the bundled CLI (built by `npm install` / `npm run build`).
 import { existsSync } from 'node:fs';
+import module from 'node:module';
 
-const compiled = new URL('../dist/cli/main.js', import.meta.url);
-if (!existsSync(compiled)) {
-  process.stderr.write('sieve: the compiled CLI is missing (dist/). Run `npm run build` in the Sieve checkout.\n');
+// Node >= 22.1 keeps compiled code between runs (as tsc does); older versions have no such cache.
+module.enableCompileCache?.();
+
+const bundle = new URL('../dist/sieve.mjs', import.meta.url);
+if (!existsSync(bundle)) {
+  process.stderr.write('sieve: the built CLI is missing (dist/). Run `npm run build` in the Sieve checkout.\n');
   process.exit(1);
 }
-const { main } = await import(compiled.href);
+const { main } = await import(bundle.href);
 process.exitCode = await main(process.argv);

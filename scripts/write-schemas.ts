@@ -7,7 +7,7 @@ import { buildSchemas } from '../src/runtime/schema-files.js';
 import { builtinRegistry } from '../src/nodes/index.js';
 
 const dir = fileURLToPath(new URL('../schemas/', import.meta.url));
-const files = buildSchemas(await builtinRegistry());
+const files = await buildSchemas(builtinRegistry());
 await mkdir(join(dir, 'nodes'), { recursive: true });
 for (const [name, schema] of Object.entries(files)) await writeFile(join(dir, name), `${JSON.stringify(schema, null, 2)}\n`);
 process.stdout.write(`wrote ${Object.keys(files).length} schema files to schemas/\n`);

@@ -1,87 +1,10 @@
-// `sieve push`, `pull`, `export`, `import` and `verify [--remote]`: sharing results with a team.
-// Kept apart from main.ts; these commands read only the pipeline's `name`, `cache` and `remote`,
-// so a teammate can pull before the plugins a pipeline needs are installed.
-import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+// Declares `sieve push`, `pull`, `export`, `import` and `verify --remote`: sharing results with a
+// team. What they do is in sharing.ts, loaded only when one of them runs.
 import type { Command } from 'commander';
-import pc from 'picocolors';
-import { parse } from 'yaml';
-import { importBundle, exportBundle, readBundlePipeline } from '../runtime/bundle.js';
 import { UsageError } from '../runtime/errors.js';
-import { lockfilePath, readLockfile, type Lockfile } from '../runtime/lockfile.js';
-import { verifyRemote, verifyStore } from '../runtime/maintenance.js';
-import { resolveRemote, type RemoteSpec } from '../runtime/remotes/config.js';
-import { Store } from '../runtime/store.js';
-import { pull, push, type Selection, type TransferProgress, type TransferReport } from '../runtime/sync.js';
-import { formatBytes, formatMs } from '../reporters/format.js';
-import { SIEVE_VERSION } from '../version.js';
+import type { TransferFlags } from './sharing.js';
 
-const DEFAULT_PIPELINE = 'pipelines/quickstart.yaml';
-
-interface PipelineInfo {
-  path: string;
-  baseDir: string;
-  cache?: string;
-  remote?: RemoteSpec;
-}
-
-async function readPipelineInfo(pipeline: string): Promise<PipelineInfo> {
-  const path = resolve(pipeline);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new UsageError(`cannot read pipeline ${path}`);
-  }
-  const doc = (parse(text) ?? {}) as { cache?: unknown; remote?: unknown };
-  const remote = doc.remote;
-  if (remote !== undefined && (typeof remote !== 'object' || remote === null || Array.isArray(remote))) {
-    throw new UsageError(`${path}: \`remote\` must be a mapping such as {type: directory, path: ...}`);
-  }
-  return { path, baseDir: dirname(path), cache: typeof doc.cache === 'string' ? doc.cache : undefined, remote: remote as RemoteSpec | undefined };
-}
-
-/** Same order as `sieve run`: --cache, $SIEVE_CACHE, the pipeline's `cache`, ./artifacts. */
-function cacheDirFor(flag: string | undefined, info?: Pick<PipelineInfo, 'cache' | 'baseDir'>): string {
-  if (flag) return resolve(flag);
-  if (process.env.SIEVE_CACHE) return resolve(process.env.SIEVE_CACHE);
-  if (info?.cache) return resolve(info.baseDir, info.cache);
-  return resolve('artifacts');
-}
-
-async function requireLock(info: PipelineInfo): Promise<Lockfile> {
-  const lock = await readLockfile(lockfilePath(info.path));
-  if (!lock) throw new UsageError(`no lockfile ${lockfilePath(info.path)}: run the pipeline (or get its lockfile from git) first`);
-  return lock;
-}
-
-const rate = (bytes: number, ms: number): string => `${(bytes / 1e6 / Math.max(ms / 1000, 1e-3)).toFixed(1)} MB/s`;
-
-/** A live line on a terminal; nothing but the final summary otherwise (logs stay readable). */
-function progressLine(verb: string): (p: TransferProgress) => void {
-  if (!process.stderr.isTTY) return () => undefined;
-  return (p) => {
-    const line = `${verb} ${p.objectsDone}/${p.objectsTotal} objects, ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}, ${rate(p.bytesDone, p.elapsedMs)}`;
-    process.stderr.write(`\r\x1b[2K${line}`);
-  };
-}
-
-function endProgress(): void {
-  if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
-}
-
-function summary(verb: string, r: TransferReport, where: string): string {
-  return `${verb} ${r.transferred} object(s), ${formatBytes(r.transferredBytes)} in ${formatMs(r.ms)} (${rate(r.transferredBytes, r.ms)}); ` +
-    `${r.alreadyThere} of ${r.wanted} already ${where}${r.resumed ? `; ${r.resumed} resumed from an interrupted pull` : ''}`;
-}
-
-interface TransferFlags {
-  remote?: string;
-  node?: string;
-  point?: string;
-  jobs?: string;
-  cache?: string;
-}
+const sharing = () => import('./sharing.js');
 
 function transferOptions(cmd: Command): Command {
   return cmd
@@ -92,50 +15,18 @@ function transferOptions(cmd: Command): Command {
     .option('--cache <dir>', 'cache directory (default: $SIEVE_CACHE, the pipeline\'s `cache`, or ./artifacts)');
 }
 
-function jobsOf(flags: TransferFlags): number {
-  const jobs = Number(flags.jobs ?? 8);
-  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer, got ${flags.jobs}`);
-  return jobs;
-}
-
-async function transfer(kind: 'push' | 'pull', pipeline: string | undefined, flags: TransferFlags): Promise<number> {
-  const info = await readPipelineInfo(pipeline ?? DEFAULT_PIPELINE);
-  const lock = await requireLock(info);
-  const store = new Store(cacheDirFor(flags.cache, info));
-  const { remote } = await resolveRemote({ flag: flags.remote, pipelineRemote: info.remote, pipelineDir: info.baseDir });
-  const selection: Selection = { node: flags.node, point: flags.point };
-  const opts = { selection, jobs: jobsOf(flags), onProgress: progressLine(kind === 'push' ? 'pushing' : 'pulling') };
-  try {
-    const report = kind === 'push' ? await push(store, remote, lock, opts) : await pull(store, remote, lock, opts);
-    endProgress();
-    if (kind === 'push') {
-      process.stdout.write(`${summary('pushed', report, `on ${remote.describe()}`)}\n`);
-      if (report.missingLocally.length) {
-        process.stdout.write(pc.yellow(`not in the local cache, so not pushed (${report.missingLocally.length}):\n`));
-        for (const m of report.missingLocally) process.stdout.write(`  ${m.hash} from ${m.producers.join(', ')}\n`);
-        return 1;
-      }
-    } else {
-      process.stdout.write(`${summary('pulled', report, 'in the local cache')}; ${report.actionsRestored} node(s) restored as cache hits\n`);
-    }
-    return 0;
-  } finally {
-    endProgress();
-    await remote.close();
-  }
-}
-
-export function addSharingCommands(program: Command): void {
+/** Adds the sharing commands; `verifyLocal` is what `verify` does without --remote. */
+export function addSharingCommands(program: Command, verifyLocal: (flags: { cache?: string; repair?: boolean }) => Promise<void>): void {
   transferOptions(program.command('push [pipeline]'))
     .description('upload the objects the lockfile names to a remote (only those it lacks)')
     .action(async (pipeline: string | undefined, flags: TransferFlags) => {
-      process.exitCode = await transfer('push', pipeline, flags);
+      process.exitCode = await (await sharing()).transfer('push', pipeline, flags);
     });
 
   transferOptions(program.command('pull [pipeline]'))
     .description('download the objects the lockfile names from a remote, verified, so every node is a cache hit')
     .action(async (pipeline: string | undefined, flags: TransferFlags) => {
-      process.exitCode = await transfer('pull', pipeline, flags);
+      process.exitCode = await (await sharing()).transfer('pull', pipeline, flags);
     });
 
   program
@@ -146,13 +37,7 @@ export function addSharingCommands(program: Command): void {
     .option('--point <id>', 'only the objects of this grid point')
     .option('--cache <dir>', 'cache directory')
     .action(async (pipeline: string | undefined, flags: { output: string; node?: string; point?: string; cache?: string }) => {
-      const info = await readPipelineInfo(pipeline ?? DEFAULT_PIPELINE);
-      await requireLock(info);
-      const r = await exportBundle({
-        store: new Store(cacheDirFor(flags.cache, info)), pipelinePath: info.path, lockPath: lockfilePath(info.path),
-        outFile: resolve(flags.output), sieveVersion: SIEVE_VERSION, selection: { node: flags.node, point: flags.point },
-      });
-      process.stdout.write(`exported ${r.objects} object(s), ${formatBytes(r.bytes)} to ${r.file}\n`);
+      await (await sharing()).exportCommand(pipeline, flags);
     });
 
   program
@@ -162,44 +47,19 @@ export function addSharingCommands(program: Command): void {
     .option('--force', 'overwrite a different existing pipeline or lockfile')
     .option('--cache <dir>', "cache directory (default: $SIEVE_CACHE, the bundled pipeline's `cache`, or ./artifacts)")
     .action(async (bundle: string, flags: { to: string; force?: boolean; cache?: string }) => {
-      const toDir = resolve(flags.to);
-      const file = resolve(bundle);
-      const text = await readBundlePipeline(file);
-      const cacheField = (parse(text) as { cache?: unknown } | null)?.cache;
-      const store = new Store(cacheDirFor(flags.cache, { cache: typeof cacheField === 'string' ? cacheField : undefined, baseDir: toDir }));
-      const r = await importBundle({ store, file, toDir, force: Boolean(flags.force) });
-      process.stdout.write(
-        `imported ${r.objects} object(s), ${formatBytes(r.bytes)} (${r.added} new) into ${store.root}; ` +
-          `wrote ${r.pipelinePath} and ${r.lockPath}; ${r.actionsRestored} node(s) restored as cache hits\n`,
-      );
+      await (await sharing()).importCommand(bundle, flags);
     });
 
-  const verify = program.commands.find((c) => c.name() === 'verify');
-  if (!verify) throw new Error('addSharingCommands must be called after the verify command is defined');
-  verify
+  program
+    .command('verify')
     .description('hash every object in the cache (or on a remote with --remote) and report bad ones')
+    .option('--cache <dir>', 'cache directory (default: $SIEVE_CACHE or ./artifacts)')
+    .option('--repair', 'remove corrupt objects so the next run recomputes them')
     .option('-r, --remote <name|path|s3://bucket/prefix>', 'check a remote instead of the local cache')
     .option('--pipeline <file>', "pipeline whose `remote:` to check (with --remote and no value given there)")
     .action(async (flags: { cache?: string; repair?: boolean; remote?: string | boolean; pipeline?: string }) => {
-      if (flags.remote !== undefined) {
-        if (flags.repair) throw new UsageError('--repair applies to the local cache only');
-        const info = flags.pipeline ? await readPipelineInfo(flags.pipeline) : undefined;
-        const { remote } = await resolveRemote({
-          flag: typeof flags.remote === 'string' ? flags.remote : undefined, pipelineRemote: info?.remote, pipelineDir: info?.baseDir,
-        });
-        try {
-          const r = await verifyRemote(remote, new Store(cacheDirFor(flags.cache, info)));
-          for (const b of r.bad) process.stdout.write(`${pc.red('bad')} ${b.hash}: ${b.reason}\n`);
-          process.stdout.write(`${r.checked} object(s) checked on ${r.remote}, ${r.bad.length} bad\n`);
-          if (r.bad.length > 0) process.exitCode = 1;
-        } finally {
-          await remote.close();
-        }
-        return;
-      }
-      const report = await verifyStore(new Store(cacheDirFor(flags.cache)), { repair: Boolean(flags.repair) });
-      for (const b of report.bad) process.stdout.write(`${pc.red('bad')} ${b.hash}: ${b.reason}\n`);
-      process.stdout.write(`${report.checked} object(s) checked, ${report.bad.length} bad${report.repaired ? ' (removed; they will be recomputed)' : ''}\n`);
-      if (report.bad.length > 0 && !report.repaired) process.exitCode = 1;
+      if (flags.remote === undefined) return verifyLocal(flags);
+      if (flags.repair) throw new UsageError('--repair applies to the local cache only');
+      await (await sharing()).verifyRemoteCommand({ ...flags, remote: flags.remote });
     });
 }

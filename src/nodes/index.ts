@@ -1,18 +1,24 @@
-// The built-in node types. Each module is imported for its declaration (schema, ports, version);
-// heavy dependencies (tfjs, onnxruntime, sharp) are imported lazily inside `run`.
-import { NodeRegistry, siblingModule } from '../runtime/registry.js';
-import type { NodeType } from '../runtime/node-type.js';
+// The built-in node types. Each is declared by name and imported only when a pipeline uses it
+// (with the bundled CLI, each is a chunk of its own); the heavy dependencies of a node (tfjs,
+// onnxruntime, sharp) are imported lazily inside its `run`. Each is registered with its module's
+// URL so that a worker thread can import the same implementation.
+import { ownModuleUrl } from '../module-paths.js';
+import { NodeRegistry, type NodeModuleLoader } from '../runtime/registry.js';
 
-export const BUILTIN_MODULES = ['command', 'load', 'noise-inject', 'embed', 'select', 'relabel', 'train', 'evaluate'] as const;
+const BUILTINS: Record<string, NodeModuleLoader> = {
+  command: () => import('./command.js'),
+  load: () => import('./load.js'),
+  'noise-inject': () => import('./noise-inject.js'),
+  embed: () => import('./embed.js'),
+  select: () => import('./select.js'),
+  relabel: () => import('./relabel.js'),
+  train: () => import('./train.js'),
+  evaluate: () => import('./evaluate.js'),
+};
 
-export async function builtinRegistry(): Promise<NodeRegistry> {
+/** A registry of the built-in node types (each module file is named after its type). */
+export function builtinRegistry(): NodeRegistry {
   const registry = new NodeRegistry();
-  const mods = await Promise.all(
-    BUILTIN_MODULES.map(async (name) => {
-      const url = siblingModule(import.meta.url, name);
-      return { url, mod: (await import(url)) as { default: NodeType<Record<string, unknown>> } };
-    }),
-  );
-  for (const { url, mod } of mods) registry.register(mod.default, url);
+  for (const [type, load] of Object.entries(BUILTINS)) registry.defer(type, ownModuleUrl(`nodes/${type}`), load);
   return registry;
 }

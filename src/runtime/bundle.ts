@@ -82,7 +82,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportReport> {
   if (!lock) throw new BundleError(opts.outFile, `${opts.lockPath} is not a Sieve lockfile`);
   const objects = wantedObjects(lock, opts.selection);
   const absent: string[] = [];
-  for (const o of objects) if (!(await opts.store.hasIntact(o))) absent.push(`${o.hash.slice(0, 12)} (${o.producers.join(', ')})`);
+  for (const o of objects) if (!opts.store.hasIntact(o)) absent.push(`${o.hash.slice(0, 12)} (${o.producers.join(', ')})`);
   if (absent.length) {
     throw new BundleError(opts.outFile, `the cache lacks ${absent.length} object(s) the lockfile names: ${absent.join('; ')} (run or pull them first)`);
   }
@@ -238,7 +238,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportReport> {
     let bytes = 0;
     for (const o of m.objects) {
       bytes += o.size;
-      if (await store.hasIntact(o)) continue;
+      if (store.hasIntact(o)) continue;
       await moveInto(join(staging, 'objects', o.hash), store.objectPath(o.hash));
       added++;
     }

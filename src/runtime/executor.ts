@@ -154,10 +154,9 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
     }
     const attempt = (async (): Promise<Outcome> => {
       if (!force) {
-        const hit = await store.getAction(key);
+        const hit = store.getAction(key);
         if (hit) {
-          const intact = await Promise.all(Object.values(hit.outputs).map((r) => store.hasIntact(r)));
-          if (intact.every(Boolean)) {
+          if (Object.values(hit.outputs).every((r) => store.hasIntact(r))) {
             const record = toRecord(hit, material, n);
             bus.emit({ event: 'node-end', node: ref, status: 'cached', ms: performance.now() - t0, key, outputs: hashesOf(record), record });
             return { status: 'cached', record };

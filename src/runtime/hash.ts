@@ -1,8 +1,8 @@
 // Hashing: sha256 over bytes and over canonical JSON (RFC 8785, so every machine agrees on the
 // bytes of a params object), and file hashing memoised by (path, size, mtime) like DVC's state db.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { createReadStream, readFileSync } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import canonicalizeModule from 'canonicalize';
@@ -76,7 +76,8 @@ export class FileHasher {
   async load(): Promise<void> {
     if (!this.statePath) return;
     try {
-      this.memo = new Map(Object.entries(JSON.parse(await readFile(this.statePath, 'utf8')) as Record<string, MemoEntry>));
+      // Synchronous, as the executor's other reads of small state files (see Store.getAction).
+      this.memo = new Map(Object.entries(JSON.parse(readFileSync(this.statePath, 'utf8')) as Record<string, MemoEntry>));
     } catch {
       this.memo = new Map(); // absent or unreadable: start afresh, it is only a cache
     }

@@ -3,7 +3,7 @@
 // pipeline, it is the contract between teammates: `status` diffs against it, `pull` fetches it.
 // It is indented JSON (also valid YAML): readable in a diff, and parsed in a few milliseconds
 // where a YAML parser took most of a no-op rerun for a grid's lockfile.
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { NodeRecord, RunEvent, RunListener } from './events.js';
 import type { Plan } from './plan.js';
@@ -33,9 +33,14 @@ export class LockfileError extends Error {
 }
 
 export async function readLockfile(path: string): Promise<Lockfile | undefined> {
+  return (await readLockfileText(path))?.lock;
+}
+
+/** The lockfile and its text (undefined when there is none). */
+async function readLockfileText(path: string): Promise<{ lock: Lockfile; text: string } | undefined> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8'); // read on every run, before and after: see Store.getAction
   } catch {
     return undefined;
   }
@@ -48,7 +53,7 @@ export async function readLockfile(path: string): Promise<Lockfile | undefined> 
   if (!data || typeof data !== 'object' || data.version !== LOCKFILE_VERSION || typeof data.points !== 'object') {
     throw new LockfileError(`${path} is not a Sieve lockfile of version ${LOCKFILE_VERSION}`);
   }
-  return data;
+  return { lock: data, text };
 }
 
 const ABOUT =
@@ -57,6 +62,13 @@ const ABOUT =
 
 export function serializeLockfile(lock: Lockfile): string {
   return `${JSON.stringify({ _about: ABOUT, ...lock }, null, 1)}\n`;
+}
+
+/** Every node type a lockfile records. */
+export function lockfileTypes(lock: Lockfile): Set<string> {
+  const out = new Set<string>();
+  for (const p of Object.values(lock.points)) for (const n of Object.values(p.nodes)) out.add(n.type);
+  return out;
 }
 
 /** Every object hash a lockfile references. */
@@ -90,7 +102,8 @@ export class LockfileWriter implements RunListener {
   }
 
   private async write(): Promise<void> {
-    const previous = await readLockfile(this.path).catch(() => undefined);
+    const before = await readLockfileText(this.path).catch(() => undefined);
+    const previous = before?.lock;
     const points: Record<string, LockPoint> = {};
     for (const [i, point] of this.plan.points.entries()) {
       const old = previous?.points[point.id]?.nodes ?? {};
@@ -102,6 +115,8 @@ export class LockfileWriter implements RunListener {
       points[point.id] = { assignments: Object.fromEntries(point.assignments.map((a) => [a.path, a.value])), nodes };
     }
     const lock: Lockfile = { version: LOCKFILE_VERSION, pipeline: this.plan.file.name, sieve: this.sieveVersion, points };
-    await writeFileAtomic(this.path, serializeLockfile(lock));
+    const text = serializeLockfile(lock);
+    // Unchanged (a no-op run): left alone, so its modification time still says when results changed.
+    if (text !== before?.text) await writeFileAtomic(this.path, text);
   }
 }

@@ -53,7 +53,7 @@ export async function collectGarbage(store: Store, opts: { dryRun: boolean; lock
   }
   let removedActions = 0;
   for (const key of await store.listActions()) {
-    const a = await store.getAction(key);
+    const a = store.getAction(key);
     if (!a || Object.values(a.outputs).some((o) => !live.has(o.hash))) {
       removedActions++;
       if (!opts.dryRun) await store.deleteAction(key);
@@ -85,7 +85,7 @@ export async function verifyStore(
     const badSet = new Set(bad.map((b) => b.hash));
     for (const h of badSet) await store.deleteObject(h);
     for (const key of await store.listActions()) {
-      const a = await store.getAction(key);
+      const a = store.getAction(key);
       if (a && Object.values(a.outputs).some((o) => badSet.has(o.hash))) await store.deleteAction(key);
     }
   }

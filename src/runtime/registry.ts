@@ -1,5 +1,6 @@
 // Node types by name. Each entry remembers the module it came from so that a worker thread can
-// import the same implementation by URL.
+// import the same implementation by URL. A type can be declared before its module is imported
+// (`defer`): a pipeline then loads only the node types it uses.
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { SieveError } from './errors.js';
@@ -17,22 +18,52 @@ export class PluginError extends SieveError {
   override readonly exitCode = 2;
 }
 
+/** Imports a module whose default export is a node type. */
+export type NodeModuleLoader = () => Promise<{ default: NodeType<never> }>;
+
 export class NodeRegistry {
   private readonly entries = new Map<string, RegisteredNode>();
+  private readonly deferred = new Map<string, { moduleUrl: string; load: NodeModuleLoader }>();
 
   register(node: NodeType<never> | NodeType<Record<string, unknown>>, moduleUrl?: string): this {
     const n = node as unknown as NodeType<Record<string, unknown>>;
-    if (this.entries.has(n.type)) throw new PluginError(`node type "${n.type}" is registered twice`);
+    if (this.entries.has(n.type) || this.deferred.has(n.type)) throw new PluginError(`node type "${n.type}" is registered twice`);
     this.entries.set(n.type, { node: n, moduleUrl });
     return this;
   }
 
+  /** Declares node type `type`, implemented by the module at `moduleUrl`, imported by `load` when first needed. */
+  defer(type: string, moduleUrl: string, load: NodeModuleLoader): this {
+    if (this.entries.has(type) || this.deferred.has(type)) throw new PluginError(`node type "${type}" is registered twice`);
+    this.deferred.set(type, { moduleUrl, load });
+    return this;
+  }
+
+  /** Imports the deferred node types among `types`; names that are not registered are left to the caller to report. */
+  async load(types: Iterable<string>): Promise<void> {
+    const wanted = [...new Set(types)].filter((t) => this.deferred.has(t));
+    const loaded = await Promise.all(wanted.map(async (type) => ({ type, ...this.deferred.get(type)!, mod: await this.deferred.get(type)!.load() })));
+    for (const { type, moduleUrl, mod } of loaded) {
+      const node = mod.default as unknown as NodeType<Record<string, unknown>>;
+      if (node.type !== type) throw new Error(`module ${moduleUrl} implements node type "${node.type}", not "${type}"`);
+      this.deferred.delete(type);
+      this.entries.set(type, { node, moduleUrl });
+    }
+  }
+
+  /** Imports every deferred node type (for tools that list them all: schemas, help). */
+  loadAll(): Promise<void> {
+    return this.load(this.deferred.keys());
+  }
+
+  /** A loaded node type (see `load` for deferred ones). */
   get(type: string): RegisteredNode | undefined {
     return this.entries.get(type);
   }
 
+  /** Every registered type name, loaded or not. */
   types(): string[] {
-    return [...this.entries.keys()].sort();
+    return [...this.entries.keys(), ...this.deferred.keys()].sort();
   }
 
   /** Imports a plugin module (path relative to `baseDir`) and registers what it exports by default. */
@@ -59,10 +90,4 @@ function isNodeType(x: unknown): x is NodeType<Record<string, unknown>> {
     typeof (x as NodeType).type === 'string' && typeof (x as NodeType).version === 'string' &&
     typeof (x as NodeType).run === 'function'
   );
-}
-
-/** URL of a sibling module, whether we run from TypeScript sources or compiled JavaScript. */
-export function siblingModule(fromUrl: string, baseName: string): string {
-  const ext = fromUrl.endsWith('.ts') ? '.ts' : '.js';
-  return new URL(`./${baseName}${ext}`, fromUrl).href;
 }

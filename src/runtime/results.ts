@@ -1,7 +1,7 @@
 // `sieve results`: one row per grid point, the swept params beside the metrics that metric-emitting
 // nodes (those declaring `metrics` ports) produced, read from the lockfile and the cache.
 import { decodeArtifact } from './artifact.js';
-import type { Lockfile } from './lockfile.js';
+import { lockfileTypes, type Lockfile } from './lockfile.js';
 import type { NodeRegistry } from './registry.js';
 import type { Store } from './store.js';
 import type { Json } from './tensor.js';
@@ -16,6 +16,7 @@ export interface ResultsTable {
 }
 
 export async function collectResults(lock: Lockfile, registry: NodeRegistry, store: Store): Promise<ResultsTable> {
+  await registry.load(lockfileTypes(lock));
   const paramCols = new Set<string>();
   const metricCols = new Set<string>();
   const rows: Record<string, Json>[] = [];

@@ -3,7 +3,8 @@
 import { pipelineDocumentSchema } from './pipeline-schema.js';
 import type { NodeRegistry } from './registry.js';
 
-export function buildSchemas(registry: NodeRegistry): Record<string, object> {
+export async function buildSchemas(registry: NodeRegistry): Promise<Record<string, object>> {
+  await registry.loadAll();
   const files: Record<string, object> = {};
   const branches: object[] = [];
   for (const type of registry.types()) {

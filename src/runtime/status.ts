@@ -61,8 +61,8 @@ async function nodeState(
     deps: deps.map((d) => ({ name: d.name, sha256: d.sha256 })),
   };
   const key = computeKey(material);
-  const action = await store.getAction(key);
-  if (action && (await Promise.all(Object.values(action.outputs).map((r) => store.hasIntact(r)))).every(Boolean)) {
+  const action = store.getAction(key);
+  if (action && Object.values(action.outputs).every((r) => store.hasIntact(r))) {
     const reasons = locked && locked.key !== key ? ['cached, but the lockfile records another key (run to update it)'] : [];
     return { state: 'up-to-date', outputs: action.outputs, key, reasons };
   }

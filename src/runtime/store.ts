@@ -2,10 +2,12 @@
 //   objects/<2 hex>/<62 hex>   immutable blobs named by their sha256
 //   actions/<2 hex>/<key>.json the outputs a node key produced (written after all its objects)
 //   runs/<id>.json             the latest run record of each pipeline (gc roots, `results`)
+//   state/                     memos: external files' hashes, plans (see plan-cache.ts)
 //   tmp/                       temp files; everything becomes visible only through rename
 // Renames within one filesystem are atomic, so a killed process never leaves a partial object, and
 // two processes writing the same object write the same bytes: last rename wins, both are right.
 import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorruptObjectError } from './errors.js';
@@ -49,6 +51,8 @@ export class Store {
   readonly tmpDir: string;
   /** The persistent memo of external files' hashes (see FileHasher). */
   readonly fileHashStatePath: string;
+  /** Memoised plans (see PlanCache). */
+  readonly planCacheDir: string;
   private ready: Promise<void> | undefined;
 
   constructor(readonly root: string) {
@@ -57,6 +61,7 @@ export class Store {
     this.runsDir = join(root, 'runs');
     this.tmpDir = join(root, 'tmp');
     this.fileHashStatePath = join(root, 'state', 'file-hashes.json');
+    this.planCacheDir = join(root, 'state', 'plans');
   }
 
   /** Creates the directory skeleton once per process. */
@@ -106,9 +111,13 @@ export class Store {
     return { hash, size: bytes.byteLength };
   }
 
+  // The checks of a cache hit (an action record, the sizes of its objects) are synchronous: a
+  // no-op run makes them node after node (each key needs its inputs' hashes), and a thread-pool
+  // round trip per call costs more than reading a small file or a stat.
+
   /** True when the object exists with the recorded size (the cheap check every cache hit makes). */
-  async hasIntact(ref: { hash: string; size: number }): Promise<boolean> {
-    const s = await stat(this.objectPath(ref.hash)).catch(() => undefined);
+  hasIntact(ref: { hash: string; size: number }): boolean {
+    const s = statSync(this.objectPath(ref.hash), { throwIfNoEntry: false });
     return s !== undefined && s.size === ref.size;
   }
 
@@ -141,9 +150,9 @@ export class Store {
     return sha256(bytes) === hash ? undefined : 'content does not match its hash';
   }
 
-  async getAction(key: string): Promise<ActionRecord | undefined> {
+  getAction(key: string): ActionRecord | undefined {
     try {
-      return JSON.parse(await readFile(this.actionPath(key), 'utf8')) as ActionRecord;
+      return JSON.parse(readFileSync(this.actionPath(key), 'utf8')) as ActionRecord;
     } catch {
       return undefined;
     }

@@ -209,7 +209,7 @@ export async function push(store: Store, remote: Remote, lock: Lockfile, opts: T
   const wanted = wantedObjects(lock, opts.selection);
   const local: WantedObject[] = [];
   const missingLocally: WantedObject[] = [];
-  for (const w of wanted) ((await store.hasIntact(w)) ? local : missingLocally).push(w);
+  for (const w of wanted) (store.hasIntact(w) ? local : missingLocally).push(w);
   await remote.connect();
   const present = await remote.has(local.map((w) => w.hash));
   const todo = local.filter((w) => !present.has(w.hash));
@@ -230,7 +230,7 @@ export async function pull(store: Store, remote: Remote, lock: Lockfile, opts: T
   await store.init();
   const wanted = wantedObjects(lock, opts.selection);
   const need: WantedObject[] = [];
-  for (const w of wanted) if (!(await store.hasIntact(w))) need.push(w);
+  for (const w of wanted) if (!store.hasIntact(w)) need.push(w);
   let transferred = 0;
   let resumed = 0;
   const meter = new ProgressMeter(need.length, need.reduce((s, w) => s + w.size, 0), opts.onProgress);
@@ -319,10 +319,7 @@ export async function restoreActions(store: Store, lock: Lockfile, sel?: Selecti
   for (const { record } of selectRecords(lock, sel)) {
     if (done.has(record.key)) continue;
     done.add(record.key);
-    const intact = await Promise.all(Object.values(record.outputs).map((o) => store.hasIntact(o)));
-    if (!intact.every(Boolean)) continue;
-    const existing = await store.getAction(record.key);
-    if (existing) continue;
+    if (!Object.values(record.outputs).every((o) => store.hasIntact(o)) || store.getAction(record.key)) continue;
     await store.putAction({
       key: record.key, type: record.type, version: record.version, outputs: record.outputs,
       deps: record.deps, notes: record.notes, durationMs: record.ms,

@@ -1,9 +1,10 @@
 // A small pool of worker threads for CPU-heavy nodes: the main thread stays free to draw progress,
 // and `--jobs N` gets N cores. Workers are reused, so a heavy import (tfjs) is paid once per worker.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { ownModuleUrl, runningFromSources } from '../module-paths.js';
 import { CorruptObjectError } from './errors.js';
 import type { TaskHooks, TaskRequest, TaskResult } from './task.js';
 
@@ -27,8 +28,6 @@ export class WorkerTaskError extends Error {
   }
 }
 
-const here = import.meta.url;
-const fromSources = here.endsWith('.ts');
 
 // Worker threads cannot load TypeScript by themselves; from sources (tests, `tsx`) the bootstrap
 // registers tsx first. Compiled builds load worker.js directly.
@@ -52,9 +51,9 @@ export class WorkerPool {
 
   constructor(private readonly size: number) {}
 
-  private spawn(): Slot {
-    const entry = new URL(`./worker${fromSources ? '.ts' : '.js'}`, here).href;
-    const tsxApi = fromSources ? pathToFileURL(join(dirname(createRequire(here).resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href : undefined;
+  private spawn(Worker: typeof import('node:worker_threads').Worker): Slot {
+    const entry = ownModuleUrl('runtime/worker');
+    const tsxApi = runningFromSources ? pathToFileURL(join(dirname(createRequire(entry).resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href : undefined;
     const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { entry, tsxApi } });
     worker.unref();
     const slot: Slot = { worker, busy: false };
@@ -100,9 +99,11 @@ export class WorkerPool {
   }
 
   /** Runs a task on an idle worker (the caller bounds concurrency to the pool size). */
-  run(moduleUrl: string, request: TaskRequest, hooks: TaskHooks): Promise<TaskResult> {
-    const slot = this.slots.find((s) => !s.busy) ?? (this.slots.length < this.size ? this.spawn() : undefined);
-    if (!slot) return Promise.reject(new Error('worker pool exhausted: callers must bound concurrency to the pool size'));
+  async run(moduleUrl: string, request: TaskRequest, hooks: TaskHooks): Promise<TaskResult> {
+    // Imported on first use: a run whose nodes are all cached never starts a worker.
+    const { Worker } = await import('node:worker_threads');
+    const slot = this.slots.find((s) => !s.busy) ?? (this.slots.length < this.size ? this.spawn(Worker) : undefined);
+    if (!slot) throw new Error('worker pool exhausted: callers must bound concurrency to the pool size');
     slot.busy = true;
     slot.worker.ref();
     const id = this.nextId++;

@@ -1,6 +1,7 @@
 // The `sieve` command line end to end, as a child process on the compiled build: run (cache hits,
 // --json, failures, -p typing), status, gc, dag and show.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -107,6 +108,43 @@ describe('sieve run', () => {
     expect(await executionCounts(t.log)).toEqual({ bad: 1 }); // failures are not cached; the side branch is
     const summary = jsonLines(again.stdout).at(-1)!;
     expect(summary).toMatchObject({ event: 'summary', ok: false, failures: [{ nodeId: 'bad', error: 'kaput 42' }] });
+  });
+});
+
+describe('the no-op rerun path', () => {
+  it('a rerun takes the plan from the plan cache, leaves the lockfile untouched, and an edit still plans and validates', async () => {
+    const t = await setup();
+    expect((await t.sieve('run', t.pipeline, '--cache', t.cache)).exitCode).toBe(0);
+    const plans = join(t.cache, 'state', 'plans');
+    expect(readdirSync(plans)).toHaveLength(1);
+    const lockPath = join(t.dir, 'pipeline.lock');
+    const before = statSync(lockPath);
+
+    await clearLog(t.log);
+    const again = await t.sieve('run', t.pipeline, '--cache', t.cache, '--json');
+    expect(statusesFromJson(again.stdout)).toEqual({ src: 'cached', scaled: 'cached', m: 'cached' });
+    expect(await executionCounts(t.log)).toEqual({});
+    expect(readdirSync(plans)).toHaveLength(1);
+    expect(statSync(lockPath).mtimeMs).toBe(before.mtimeMs);
+
+    // The memo is keyed by the text: an invalid edit is reported as ever, file, line and field.
+    await writeFile(t.pipeline, linearPipeline().replace('factor: 3', 'factor: three'));
+    const bad = await t.sieve('run', t.pipeline, '--cache', t.cache);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain(`${t.pipeline}:11:`);
+    expect(bad.stderr).toContain('nodes.scaled.params.factor');
+    // A valid edit plans again; only what it changed runs.
+    await writeFile(t.pipeline, linearPipeline({ factor: 5 }));
+    const edited = await t.sieve('run', t.pipeline, '--cache', t.cache, '--json');
+    expect(statusesFromJson(edited.stdout)).toEqual({ src: 'cached', scaled: 'ran', m: 'ran' });
+    expect(readdirSync(plans)).toHaveLength(2);
+  });
+
+  it('commands that only read a pipeline create no cache directory', async () => {
+    const t = await setup();
+    expect((await t.sieve('dag', t.pipeline)).exitCode).toBe(0);
+    expect((await t.sieve('status', t.pipeline)).exitCode).toBe(0);
+    expect(existsSync(join(t.dir, 'artifacts'))).toBe(false);
   });
 });
 

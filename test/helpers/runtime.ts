@@ -20,12 +20,12 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..
 /** The test-only node types (test-source, test-scale, ...), loaded as a plugin. */
 export const TEST_PLUGIN = join(REPO_ROOT, 'test/fixtures/test-nodes.mjs');
 export const CLI_ENTRY = join(REPO_ROOT, 'bin/sieve.js');
-const COMPILED_CLI = join(REPO_ROOT, 'dist/cli/main.js');
+const COMPILED_CLI = join(REPO_ROOT, 'dist/sieve.mjs');
 
 /** A `plugins:` line loading the test node types (an absolute path, so pipelines can live anywhere). */
 export const PLUGINS_LINE = `plugins: [${JSON.stringify(TEST_PLUGIN)}]`;
 
-/** For `beforeAll` of CLI tests: the CLI runs the compiled dist/, which `npm test` builds first. */
+/** For `beforeAll` of CLI tests: the CLI runs the bundle in dist/, which `npm test` builds first. */
 export function assertCliBuilt(): void {
   if (!existsSync(COMPILED_CLI)) {
     throw new Error(`${COMPILED_CLI} is missing: run \`npm run build\` before these tests (\`npm test\` does it for you)`);
@@ -167,7 +167,7 @@ export interface InProcessRun {
 }
 
 export async function planPipeline(path: string, opts: Pick<InProcessOptions, 'overrides' | 'grid' | 'zip' | 'noSweep'> = {}): Promise<Plan> {
-  return loadPlan(path, { registry: await builtinRegistry(), overrides: opts.overrides, grid: opts.grid, zip: opts.zip, noSweep: opts.noSweep });
+  return loadPlan(path, { registry: builtinRegistry(), overrides: opts.overrides, grid: opts.grid, zip: opts.zip, noSweep: opts.noSweep });
 }
 
 /** Plans and executes a pipeline in this process, collecting every event. */

@@ -7,7 +7,8 @@ import { buildSchemas } from '../../src/runtime/schema-files.js';
 
 describe('JSON Schemas', () => {
   it('every node params schema and the pipeline schema are valid 2020-12 schemas', async () => {
-    const registry = await builtinRegistry();
+    const registry = builtinRegistry();
+    await registry.loadAll();
     const ajv = new Ajv2020({ strict: false });
     expect(ajv.validateSchema(pipelineDocumentSchema), JSON.stringify(ajv.errors)).toBe(true);
     for (const type of registry.types()) {
@@ -19,7 +20,7 @@ describe('JSON Schemas', () => {
   });
 
   it('the files in schemas/ are up to date (run `npm run schemas`)', async () => {
-    const files = buildSchemas(await builtinRegistry());
+    const files = await buildSchemas(builtinRegistry());
     for (const [name, schema] of Object.entries(files)) {
       const committed = await readFile(new URL(`../../schemas/${name}`, import.meta.url), 'utf8').catch(() => '');
       expect(committed, `schemas/${name} is stale: run npm run schemas`).toBe(`${JSON.stringify(schema, null, 2)}\n`);
@@ -27,7 +28,7 @@ describe('JSON Schemas', () => {
   });
 
   it('the pipeline schema checks params per node type (as editors use it)', async () => {
-    const files = buildSchemas(await builtinRegistry());
+    const files = await buildSchemas(builtinRegistry());
     const ajv = new Ajv2020({ strict: false, allErrors: true });
     for (const [name, schema] of Object.entries(files)) if (name !== 'pipeline.schema.json') ajv.addSchema(schema);
     const validate = ajv.compile(files['pipeline.schema.json']);

@@ -1,0 +1,38 @@
+// Planning the pipeline a command names, with the built-in node types and the command line's
+// overrides and plugins.
+import { dirname, resolve } from 'node:path';
+import { builtinRegistry } from '../nodes/index.js';
+import { loadPlan, type Plan } from '../runtime/plan.js';
+import { PlanCache } from '../runtime/plan-cache.js';
+import { Store } from '../runtime/store.js';
+import { DEFAULT_PIPELINE, resolveCacheDir, type CacheFlags } from './defaults.js';
+
+export interface PlanFlags {
+  param?: string[];
+  grid?: string[];
+  zip?: string[];
+  sweep?: boolean;
+  plugin?: string[];
+}
+
+/**
+ * Plans the pipeline, through the plan cache of the store it uses. `writesCache` says whether the
+ * command will write to that store anyway (run); otherwise no cache directory is created for the memo.
+ */
+export function planPipeline(pipeline: string | undefined, flags: PlanFlags & CacheFlags, writesCache = false): Promise<Plan> {
+  const file = pipeline ?? DEFAULT_PIPELINE;
+  const baseDir = dirname(resolve(file));
+  const planCache = (declaredCache: string | undefined): PlanCache => {
+    const store = new Store(resolveCacheDir(flags, { cache: declaredCache, baseDir }));
+    return new PlanCache(store.planCacheDir, writesCache ? undefined : store.root);
+  };
+  return loadPlan(file, {
+    planCache,
+    registry: builtinRegistry(),
+    overrides: flags.param,
+    grid: flags.grid,
+    zip: flags.zip,
+    noSweep: flags.sweep === false,
+    plugins: flags.plugin,
+  });
+}

@@ -1,0 +1,147 @@
+// What `sieve push`, `pull`, `export`, `import` and `verify --remote` do (sharing-commands.ts
+// declares them). These commands read only the pipeline's `cache` and `remote`, not its nodes, so
+// a teammate can pull before the plugins a pipeline needs are installed.
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import pc from 'picocolors';
+import { parse } from 'yaml';
+import { importBundle, exportBundle, readBundlePipeline } from '../runtime/bundle.js';
+import { UsageError } from '../runtime/errors.js';
+import { lockfilePath, readLockfile, type Lockfile } from '../runtime/lockfile.js';
+import { verifyRemote } from '../runtime/maintenance.js';
+import { resolveRemote, type RemoteSpec } from '../runtime/remotes/config.js';
+import { Store } from '../runtime/store.js';
+import { pull, push, type Selection, type TransferProgress, type TransferReport } from '../runtime/sync.js';
+import { formatBytes, formatMs } from '../reporters/format.js';
+import { SIEVE_VERSION } from '../version.js';
+import { DEFAULT_PIPELINE, resolveCacheDir } from './defaults.js';
+
+interface PipelineInfo {
+  path: string;
+  baseDir: string;
+  cache?: string;
+  remote?: RemoteSpec;
+}
+
+async function readPipelineInfo(pipeline: string): Promise<PipelineInfo> {
+  const path = resolve(pipeline);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new UsageError(`cannot read pipeline ${path}`);
+  }
+  const doc = (parse(text) ?? {}) as { cache?: unknown; remote?: unknown };
+  const remote = doc.remote;
+  if (remote !== undefined && (typeof remote !== 'object' || remote === null || Array.isArray(remote))) {
+    throw new UsageError(`${path}: \`remote\` must be a mapping such as {type: directory, path: ...}`);
+  }
+  return { path, baseDir: dirname(path), cache: typeof doc.cache === 'string' ? doc.cache : undefined, remote: remote as RemoteSpec | undefined };
+}
+
+async function requireLock(info: PipelineInfo): Promise<Lockfile> {
+  const lock = await readLockfile(lockfilePath(info.path));
+  if (!lock) throw new UsageError(`no lockfile ${lockfilePath(info.path)}: run the pipeline (or get its lockfile from git) first`);
+  return lock;
+}
+
+const rate = (bytes: number, ms: number): string => `${(bytes / 1e6 / Math.max(ms / 1000, 1e-3)).toFixed(1)} MB/s`;
+
+/** A live line on a terminal; nothing but the final summary otherwise (logs stay readable). */
+function progressLine(verb: string): (p: TransferProgress) => void {
+  if (!process.stderr.isTTY) return () => undefined;
+  return (p) => {
+    const line = `${verb} ${p.objectsDone}/${p.objectsTotal} objects, ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}, ${rate(p.bytesDone, p.elapsedMs)}`;
+    process.stderr.write(`\r\x1b[2K${line}`);
+  };
+}
+
+function endProgress(): void {
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
+}
+
+function summary(verb: string, r: TransferReport, where: string): string {
+  return `${verb} ${r.transferred} object(s), ${formatBytes(r.transferredBytes)} in ${formatMs(r.ms)} (${rate(r.transferredBytes, r.ms)}); ` +
+    `${r.alreadyThere} of ${r.wanted} already ${where}${r.resumed ? `; ${r.resumed} resumed from an interrupted pull` : ''}`;
+}
+
+export interface TransferFlags {
+  remote?: string;
+  node?: string;
+  point?: string;
+  jobs?: string;
+  cache?: string;
+}
+
+function jobsOf(flags: TransferFlags): number {
+  const jobs = Number(flags.jobs ?? 8);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer, got ${flags.jobs}`);
+  return jobs;
+}
+
+export async function transfer(kind: 'push' | 'pull', pipeline: string | undefined, flags: TransferFlags): Promise<number> {
+  const info = await readPipelineInfo(pipeline ?? DEFAULT_PIPELINE);
+  const lock = await requireLock(info);
+  const store = new Store(resolveCacheDir(flags, info));
+  const { remote } = await resolveRemote({ flag: flags.remote, pipelineRemote: info.remote, pipelineDir: info.baseDir });
+  const selection: Selection = { node: flags.node, point: flags.point };
+  const opts = { selection, jobs: jobsOf(flags), onProgress: progressLine(kind === 'push' ? 'pushing' : 'pulling') };
+  try {
+    const report = kind === 'push' ? await push(store, remote, lock, opts) : await pull(store, remote, lock, opts);
+    endProgress();
+    if (kind === 'push') {
+      process.stdout.write(`${summary('pushed', report, `on ${remote.describe()}`)}\n`);
+      if (report.missingLocally.length) {
+        process.stdout.write(pc.yellow(`not in the local cache, so not pushed (${report.missingLocally.length}):\n`));
+        for (const m of report.missingLocally) process.stdout.write(`  ${m.hash} from ${m.producers.join(', ')}\n`);
+        return 1;
+      }
+    } else {
+      process.stdout.write(`${summary('pulled', report, 'in the local cache')}; ${report.actionsRestored} node(s) restored as cache hits\n`);
+    }
+    return 0;
+  } finally {
+    endProgress();
+    await remote.close();
+  }
+}
+
+
+export async function exportCommand(pipeline: string | undefined, flags: { output: string; node?: string; point?: string; cache?: string }): Promise<void> {
+  const info = await readPipelineInfo(pipeline ?? DEFAULT_PIPELINE);
+  await requireLock(info);
+  const r = await exportBundle({
+    store: new Store(resolveCacheDir(flags, info)), pipelinePath: info.path, lockPath: lockfilePath(info.path),
+    outFile: resolve(flags.output), sieveVersion: SIEVE_VERSION, selection: { node: flags.node, point: flags.point },
+  });
+  process.stdout.write(`exported ${r.objects} object(s), ${formatBytes(r.bytes)} to ${r.file}\n`);
+}
+
+export async function importCommand(bundle: string, flags: { to: string; force?: boolean; cache?: string }): Promise<void> {
+  const toDir = resolve(flags.to);
+  const file = resolve(bundle);
+  const text = await readBundlePipeline(file);
+  const cacheField = (parse(text) as { cache?: unknown } | null)?.cache;
+  const store = new Store(resolveCacheDir(flags, { cache: typeof cacheField === 'string' ? cacheField : undefined, baseDir: toDir }));
+  const r = await importBundle({ store, file, toDir, force: Boolean(flags.force) });
+  process.stdout.write(
+    `imported ${r.objects} object(s), ${formatBytes(r.bytes)} (${r.added} new) into ${store.root}; ` +
+      `wrote ${r.pipelinePath} and ${r.lockPath}; ${r.actionsRestored} node(s) restored as cache hits\n`,
+  );
+}
+
+/** `verify --remote`: hash every object on the remote. */
+export async function verifyRemoteCommand(flags: { cache?: string; remote: string | boolean; pipeline?: string }): Promise<void> {
+  const info = flags.pipeline ? await readPipelineInfo(flags.pipeline) : undefined;
+  const { remote } = await resolveRemote({
+    flag: typeof flags.remote === 'string' ? flags.remote : undefined, pipelineRemote: info?.remote, pipelineDir: info?.baseDir,
+  });
+  try {
+    const r = await verifyRemote(remote, new Store(resolveCacheDir(flags, info)));
+    for (const b of r.bad) process.stdout.write(`${pc.red('bad')} ${b.hash}: ${b.reason}\n`);
+    process.stdout.write(`${r.checked} object(s) checked on ${r.remote}, ${r.bad.length} bad\n`);
+    if (r.bad.length > 0) process.exitCode = 1;
+  } finally {
+    await remote.close();
+  }
+}

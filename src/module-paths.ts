@@ -1,0 +1,14 @@
+// URLs of Sieve's own modules, for code that must name one for another thread or by URL (worker
+// threads, built-in node types). This file sits at the root of the tree it names, and so does the
+// CLI bundle (dist/sieve.mjs), so the same relative paths hold from src/ (tsx, vitest), from dist/
+// (tsc) and from inside the bundle.
+const root = new URL('./', import.meta.url);
+const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
+/** URL of one of Sieve's modules, by its path below src/ without extension (e.g. `runtime/worker`). */
+export function ownModuleUrl(path: string): string {
+  return new URL(`${path}${extension}`, root).href;
+}
+
+/** Whether Sieve runs from its TypeScript sources (tests, tsx), where worker threads need tsx too. */
+export const runningFromSources = extension === '.ts';
