@@ -75,7 +75,7 @@ export async function showCommand(
   }
 }
 
-export async function resultsCommand(pipeline: string | undefined, flags: PlanFlags & CacheFlags & { out: string }): Promise<void> {
+export async function resultsCommand(pipeline: string | undefined, flags: PlanFlags & CacheFlags & { out?: string }): Promise<void> {
   const p = await planPipeline(pipeline, flags);
   await printResults(p, new Store(resolveCacheDir(flags, p.file)), flags.out);
 }

@@ -7,7 +7,7 @@
 // Renames within one filesystem are atomic, so a killed process never leaves a partial object, and
 // two processes writing the same object write the same bytes: last rename wins, both are right.
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorruptObjectError } from './errors.js';
@@ -64,11 +64,12 @@ export class Store {
     this.planCacheDir = join(root, 'state', 'plans');
   }
 
-  /** Creates the directory skeleton once per process. */
+  /** Creates the directory skeleton once per process (synchronously: see `getAction`). */
   init(): Promise<void> {
-    this.ready ??= Promise.all(
-      [this.objectsDir, this.actionsDir, this.runsDir, this.tmpDir].map((d) => mkdir(d, { recursive: true })),
-    ).then(() => undefined);
+    this.ready ??= new Promise((done) => {
+      for (const d of [this.objectsDir, this.actionsDir, this.runsDir, this.tmpDir]) mkdirSync(d, { recursive: true });
+      done();
+    });
     return this.ready;
   }
 
@@ -195,8 +196,30 @@ export class Store {
     return out;
   }
 
+  /**
+   * The run record is written synchronously, like the reads of a cache hit (see `getAction`): it is
+   * small, and it is the last thing a no-op run does, where each thread-pool round trip shows.
+   */
   async writeRunRecord(id: string, record: Json): Promise<void> {
-    await this.writeAtomic(join(this.runsDir, `${id}.json`), JSON.stringify(record, null, 1));
+    await this.init();
+    const tmp = join(this.tmpDir, `${randomBytes(8).toString('hex')}.part`);
+    try {
+      const fd = openSync(tmp, 'w');
+      try {
+        writeSync(fd, JSON.stringify(record, null, 1));
+        if (process.env.SIEVE_FSYNC === '1') fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, join(this.runsDir, `${id}.json`));
+    } catch (e) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // never created, or already renamed
+      }
+      throw e;
+    }
   }
 
   async listRunRecords(): Promise<Json[]> {

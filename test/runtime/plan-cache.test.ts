@@ -106,7 +106,7 @@ describe('plan cache', () => {
     const cache = new PlanCache(join(dir, 'plans'));
     const attempt = (): Promise<Plan> => loadPlan(path, { registry: builtinRegistry(), planCache: () => cache });
     await expect(attempt()).rejects.toBeInstanceOf(ValidationError);
-    const error = await attempt().catch((e: unknown) => e as ValidationError);
+    const error = (await attempt().catch((e: unknown) => e)) as ValidationError;
     expect(error.diagnostics[0]).toMatchObject({ file: path, line: 11, field: 'nodes.scaled.params.factor' });
     expect(await memoEntries(cache.dir)).toHaveLength(0);
   });
