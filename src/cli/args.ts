@@ -50,8 +50,13 @@ function table(rows: [string, string][]): string {
   return rows.map(([l, r]) => `  ${l.padEnd(width)}  ${r}`).join('\n');
 }
 
+/** `show [options] <node> [pipeline]`: a command as help lists it. */
+function signature(cmd: CommandSpec): string {
+  return `${cmd.name} [options]${cmd.args.length ? ` ${cmd.args.join(' ')}` : ''}`;
+}
+
 function usageLine(program: ProgramSpec, cmd: CommandSpec): string {
-  return `${program.name} ${cmd.name} [options]${cmd.args.length ? ` ${cmd.args.join(' ')}` : ''}`;
+  return `${program.name} ${signature(cmd)}`;
 }
 
 export function commandHelp(program: ProgramSpec, cmd: CommandSpec): string {
@@ -61,7 +66,7 @@ export function commandHelp(program: ProgramSpec, cmd: CommandSpec): string {
 }
 
 export function programHelp(program: ProgramSpec): string {
-  const commands = program.commands.map((c): [string, string] => [`${c.name} [options]${c.args.length ? ` ${c.args.join(' ')}` : ''}`, c.description]);
+  const commands = program.commands.map((c): [string, string] => [signature(c), c.description]);
   return (
     `Usage: ${program.name} [options] [command]\n\n${program.description}\n\n` +
     `Options:\n${table([['-V, --version', 'output the version number'], ['-h, --help', 'display help for command']])}\n\n` +

@@ -118,7 +118,7 @@ export class PlanCache {
   }
 
   /** Memoises a plan that planning produced from `inputs`; best effort (a failure only costs a re-plan). */
-  async save(inputs: PlanInputs, plan: Plan, plugins: readonly LoadedPlugin[]): Promise<void> {
+  async save(inputs: PlanInputs, plan: Plan): Promise<void> {
     const key = PlanCache.key(inputs);
     const types: Entry['types'] = {};
     for (const n of plan.nodes.values()) {
@@ -126,7 +126,7 @@ export class PlanCache {
     }
     const { path: _path, baseDir: _baseDir, ...file } = plan.file;
     const entry: Entry = {
-      format: PLAN_CACHE_FORMAT, key, plugins: [...plugins], types, file,
+      format: PLAN_CACHE_FORMAT, key, plugins: plan.plugins, types, file,
       points: plan.points,
       instances: [...plan.nodes.values()].map(({ registered: _registered, ...rest }) => rest),
       pointNodes: plan.pointNodes.map((m) => [...m]),

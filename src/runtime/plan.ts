@@ -94,7 +94,7 @@ export async function loadPlan(pipelinePath: string, options: PlanOptions): Prom
   if (hit) return hit;
   const plan = await (await import('./planner.js')).planFromText(path, text, options);
   // Saved only where the next run will look for it.
-  if (options.planCache(plan.file.cache).dir === memo.dir) await memo.save(inputs, plan, plan.plugins);
+  if (options.planCache(plan.file.cache).dir === memo.dir) await memo.save(inputs, plan);
   return plan;
 }
 

@@ -41,8 +41,11 @@ export class NodeRegistry {
 
   /** Imports the deferred node types among `types`; names that are not registered are left to the caller to report. */
   async load(types: Iterable<string>): Promise<void> {
-    const wanted = [...new Set(types)].filter((t) => this.deferred.has(t));
-    const loaded = await Promise.all(wanted.map(async (type) => ({ type, ...this.deferred.get(type)!, mod: await this.deferred.get(type)!.load() })));
+    const wanted = [...new Set(types)].flatMap((type) => {
+      const d = this.deferred.get(type);
+      return d ? [{ type, ...d }] : [];
+    });
+    const loaded = await Promise.all(wanted.map(async (d) => ({ ...d, mod: await d.load() })));
     for (const { type, moduleUrl, mod } of loaded) {
       const node = mod.default as unknown as NodeType<Record<string, unknown>>;
       if (node.type !== type) throw new Error(`module ${moduleUrl} implements node type "${node.type}", not "${type}"`);

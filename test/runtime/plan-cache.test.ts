@@ -158,7 +158,7 @@ describe('plan cache', () => {
     const cache = new PlanCache(join(dir, 'plans'));
     const plan = await loadPlan(path, { registry: builtinRegistry() });
     const text = await readFile(path, 'utf8');
-    for (let i = 0; i < 205; i++) await cache.save(planInputs(path, `${text}# ${i}\n`, {}), plan, plan.plugins);
+    for (let i = 0; i < 205; i++) await cache.save(planInputs(path, `${text}# ${i}\n`, {}), plan);
     expect(await memoEntries(cache.dir)).toHaveLength(200);
   });
 
