@@ -10,7 +10,7 @@ const repo = fileURLToPath(new URL('..', import.meta.url));
 
 async function timed(args: string[], cwd: string): Promise<number> {
   const t0 = performance.now();
-  await execa('node', [join(repo, 'bin/sieve.js'), ...args], { cwd });
+  await execa('node', [join(repo, 'bin/sieve.cjs'), ...args], { cwd });
   return performance.now() - t0;
 }
 

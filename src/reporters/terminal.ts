@@ -1,6 +1,7 @@
 // The human view of a run: one live line per node (cached / running with a progress bar / done
 // with its time) redrawn in place on a terminal, or one line per finished node in a log (CI).
 import pc from 'picocolors';
+import { nowMs } from '../runtime/clock.js';
 import type { NodeRef, RunEvent, RunListener } from '../runtime/events.js';
 import { bar, formatMs } from './format.js';
 
@@ -55,7 +56,7 @@ export class TerminalReporter implements RunListener {
       case 'waiting':
         return `${pc.dim('·')} ${label} ${pc.dim('waiting')}`;
       case 'running': {
-        const elapsed = formatMs(performance.now() - (s.started ?? performance.now()));
+        const elapsed = formatMs(nowMs() - (s.started ?? nowMs()));
         const progress = s.total
           ? ` ${bar((s.done ?? 0) / s.total)} ${s.done}/${s.total}${s.unit ? ` ${s.unit}` : ''}`
           : s.done !== undefined ? ` ${s.done}${s.unit ? ` ${s.unit}` : ''}` : '';
@@ -90,7 +91,7 @@ export class TerminalReporter implements RunListener {
         return;
       case 'node-start': {
         const s = this.lines.get(e.node.instanceId);
-        if (s) Object.assign(s, { status: 'running', started: performance.now() });
+        if (s) Object.assign(s, { status: 'running', started: nowMs() });
         if (!this.update && this.opts.verbose) this.opts.out.write(`  running ${this.label(e.node)}\n`);
         return;
       }

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { relative } from 'node:path';
 import pLimit from 'p-limit';
+import { nowMs } from './clock.js';
 import { CorruptObjectError, errorMessage } from './errors.js';
 import { EventBus, type NodeRecord, type NodeRef, type NodeStatus, type RunListener, type RunSummary } from './events.js';
 import { FileHasher, hashJson } from './hash.js';
@@ -83,7 +84,7 @@ export function selectInstances(plan: Plan, targets: readonly string[] | undefin
 }
 
 export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResult> {
-  const started = performance.now();
+  const started = nowMs();
   const runId = `${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
   const bus = new EventBus(opts.listeners);
   const store = opts.store;
@@ -128,7 +129,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
       bus.emit({ event: 'node-end', node: ref, status: 'skipped', ms: 0, reason });
       return { status: 'skipped', error: reason };
     }
-    const t0 = performance.now();
+    const t0 = nowMs();
     const inputRefs: Record<string, ObjectRef> = {};
     for (const [port, edge, o] of upstream) inputRefs[port] = o.record!.outputs[edge.port];
     let deps: ExternalDepRecord[];
@@ -147,7 +148,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
     if (shared && !force) {
       const o = await shared;
       if (o.status !== 'failed' && o.record) {
-        bus.emit({ event: 'node-end', node: ref, status: 'cached', ms: performance.now() - t0, key, outputs: hashesOf(o.record), record: o.record });
+        bus.emit({ event: 'node-end', node: ref, status: 'cached', ms: nowMs() - t0, key, outputs: hashesOf(o.record), record: o.record });
         return { status: 'cached', record: o.record };
       }
       return fail(ref, t0, o.error ?? 'failed', key);
@@ -158,7 +159,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
         if (hit) {
           if (Object.values(hit.outputs).every((r) => store.hasIntact(r))) {
             const record = toRecord(hit, material, n);
-            bus.emit({ event: 'node-end', node: ref, status: 'cached', ms: performance.now() - t0, key, outputs: hashesOf(record), record });
+            bus.emit({ event: 'node-end', node: ref, status: 'cached', ms: nowMs() - t0, key, outputs: hashesOf(record), record });
             return { status: 'cached', record };
           }
           bus.emit({ event: 'node-warning', node: ref, message: 'cached outputs are missing or truncated: recomputing' });
@@ -180,7 +181,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
       // release it first, since recomputing the producer needs one (with --jobs 1, this very one).
       const runLimited = (): Promise<TaskResult> =>
         limit(() => {
-          tRun = performance.now();
+          tRun = nowMs();
           if (!started) bus.emit({ event: 'node-start', node: ref, key });
           started = true;
           return runNode(n, request, hooks);
@@ -204,12 +205,12 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
           return fail(ref, t0, errorMessage(e2), key);
         }
       }
-      const durationMs = Math.round(performance.now() - tRun);
+      const durationMs = Math.round(nowMs() - tRun);
       const action = { key, type: n.typeName, version: n.registered.node.version, outputs: result.outputs, deps, notes: result.notes, durationMs };
       await store.putAction(action);
       const record = toRecord(action, material, n);
       // Its own time, from the start of execution (not the wait for a free slot).
-      bus.emit({ event: 'node-end', node: ref, status: 'ran', ms: performance.now() - tRun, key, outputs: hashesOf(record), record });
+      bus.emit({ event: 'node-end', node: ref, status: 'ran', ms: nowMs() - tRun, key, outputs: hashesOf(record), record });
       return { status: 'ran', record };
     })();
     byKey.set(key, attempt);
@@ -217,7 +218,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
   }
 
   function fail(ref: NodeRef, t0: number, error: string, key?: string): Outcome {
-    bus.emit({ event: 'node-end', node: ref, status: 'failed', ms: performance.now() - t0, key, error });
+    bus.emit({ event: 'node-end', node: ref, status: 'failed', ms: nowMs() - t0, key, error });
     return { status: 'failed', error };
   }
 
@@ -238,7 +239,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
   }
   const summary: RunSummary = {
     runId, pipeline: plan.file.name, ok: counts.failed === 0 && counts.skipped === 0, counts,
-    ms: Math.round(performance.now() - started), failures,
+    ms: Math.round(nowMs() - started), failures,
   };
   bus.emit({ event: 'run-end', summary });
   await bus.flush();

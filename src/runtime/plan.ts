@@ -1,7 +1,7 @@
 // A plan: the pipeline's nodes for every grid point, validated, with params resolved and identical
 // instances merged across points. `loadPlan` takes it from the plan cache when it can and otherwise
 // plans (planner.ts: YAML, schemas, sweep), which is loaded only then.
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UsageError } from './errors.js';
 import type { Ports } from './node-type.js';
@@ -83,7 +83,7 @@ export async function loadPlan(pipelinePath: string, options: PlanOptions): Prom
   const path = resolve(pipelinePath);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8'); // small, and read before anything else can run: see Store.getAction
   } catch (e) {
     throw new UsageError(`cannot read pipeline ${pipelinePath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }

@@ -4,6 +4,7 @@
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { SieveError } from './errors.js';
+import { importModule } from './import-module.js';
 import type { NodeType } from './node-type.js';
 
 export interface RegisteredNode {
@@ -74,7 +75,7 @@ export class NodeRegistry {
     const url = /^[a-z]+:/i.test(specifier) ? specifier : pathToFileURL(resolve(baseDir, specifier)).href;
     let mod: { default?: unknown };
     try {
-      mod = (await import(url)) as { default?: unknown };
+      mod = await importModule(url);
     } catch (e) {
       throw new PluginError(`cannot load plugin ${specifier}: ${(e as Error).message}`);
     }

@@ -19,7 +19,7 @@ import { Store, type ActionRecord } from '../../src/runtime/store.js';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The test-only node types (test-source, test-scale, ...), loaded as a plugin. */
 export const TEST_PLUGIN = join(REPO_ROOT, 'test/fixtures/test-nodes.mjs');
-export const CLI_ENTRY = join(REPO_ROOT, 'bin/sieve.js');
+export const CLI_ENTRY = join(REPO_ROOT, 'bin/sieve.cjs');
 const COMPILED_CLI = join(REPO_ROOT, 'dist/sieve.mjs');
 
 /** A `plugins:` line loading the test node types (an absolute path, so pipelines can live anywhere). */
