@@ -8,7 +8,7 @@ import { decodeArtifact } from '../runtime/artifact.js';
 import { UsageError } from '../runtime/errors.js';
 import type { RunListener } from '../runtime/events.js';
 import { execute } from '../runtime/executor.js';
-import { LockfileWriter, lockfilePath, lockfileTypes, readLockfile } from '../runtime/lockfile.js';
+import { LockfileWriter, lockfilePath, lockfileTypes, readLockfile, type Lockfile } from '../runtime/lockfile.js';
 import type { Plan } from '../runtime/plan.js';
 import { collectResults, printableColumns, toCsv } from '../runtime/results.js';
 import { RunRecordWriter } from '../runtime/run-record.js';
@@ -28,9 +28,7 @@ export interface RunFlags extends PlanFlags, CacheFlags {
   verbose?: boolean;
 }
 
-async function metricsTables(p: Plan, store: Store): Promise<string[]> {
-  const lock = await readLockfile(lockfilePath(p.file.path));
-  if (!lock) return [];
+async function metricsTables(p: Plan, store: Store, lock: Lockfile): Promise<string[]> {
   await p.registry.load(lockfileTypes(lock));
   const out: string[] = [];
   for (const point of Object.values(lock.points)) {
@@ -46,9 +44,12 @@ async function metricsTables(p: Plan, store: Store): Promise<string[]> {
   return out;
 }
 
-/** The results table of a grid: printed (columns that vary), and written as CSV and JSON. */
-export async function printResults(p: Plan, store: Store, outDir: string | undefined): Promise<void> {
-  const lock = await readLockfile(lockfilePath(p.file.path));
+/**
+ * The results table of a grid: printed (columns that vary), and written as CSV and JSON. `lock` is
+ * the pipeline's lockfile, read from its file when not given.
+ */
+export async function printResults(p: Plan, store: Store, outDir: string | undefined, lock?: Lockfile): Promise<void> {
+  lock ??= await readLockfile(lockfilePath(p.file.path));
   if (!lock) throw new UsageError(`no lockfile for ${p.file.path}: run the pipeline first`);
   const table = await collectResults(lock, p.registry, store);
   const dir = resolve(outDir ?? 'results');
@@ -80,6 +81,7 @@ export async function runCommand(pipeline: string | undefined, flags: RunFlags, 
   const unknown = (flags.only ?? []).filter((id) => !p.file.nodes.some((n) => n.id === id));
   if (unknown.length) throw new UsageError(`--only names unknown node(s): ${unknown.join(', ')}`);
   const lockPath = lockfilePath(p.file.path);
+  const lockWriter = new LockfileWriter(p, SIEVE_VERSION, lockPath);
   const listeners: RunListener[] = [
     flags.json
       ? new JsonReporter(process.stdout)
@@ -90,13 +92,15 @@ export async function runCommand(pipeline: string | undefined, flags: RunFlags, 
           verbose: Boolean(flags.verbose),
           pointCount: p.points.length,
         }),
-    new LockfileWriter(p, SIEVE_VERSION, lockPath),
+    lockWriter,
     new RunRecordWriter(p, store, lockPath),
   ];
   const result = await execute(p, { store, jobs, listeners, targets: flags.only });
-  if (!flags.json) {
-    if (p.points.length > 1) await printResults(p, store, undefined);
-    else for (const t of await metricsTables(p, store)) process.stdout.write(`\n${t}\n`);
+  // The lockfile this run wrote (or left as it was), rather than read again.
+  const lock = lockWriter.lockfile;
+  if (!flags.json && lock) {
+    if (p.points.length > 1) await printResults(p, store, undefined, lock);
+    else for (const t of await metricsTables(p, store, lock)) process.stdout.write(`\n${t}\n`);
   }
   return result.summary.ok ? 0 : 1;
 }

@@ -87,6 +87,7 @@ export function lockfileObjects(lock: Lockfile): Set<string> {
  */
 export class LockfileWriter implements RunListener {
   private readonly finished = new Map<string, NodeRecord>();
+  private written: Lockfile | undefined;
 
   constructor(
     private readonly plan: Plan,
@@ -99,6 +100,11 @@ export class LockfileWriter implements RunListener {
       this.finished.set(e.node.instanceId, e.record);
     }
     if (e.event === 'run-end') return this.write();
+  }
+
+  /** The lockfile as the run left it (once the run has ended), for what reads it next in the same process. */
+  get lockfile(): Lockfile | undefined {
+    return this.written;
   }
 
   private async write(): Promise<void> {
@@ -118,5 +124,6 @@ export class LockfileWriter implements RunListener {
     const text = serializeLockfile(lock);
     // Unchanged (a no-op run): left alone, so its modification time still says when results changed.
     if (text !== before?.text) await writeFileAtomic(this.path, text);
+    this.written = lock;
   }
 }

@@ -76,6 +76,8 @@ describe('sweeps from the CLI', () => {
     const run = await runCli(['sweep', t.pipeline, '--cache', t.cache, ...grid], { cwd: t.dir, log: t.log });
     expect(run.exitCode).toBe(0);
     expect(await executionCounts(t.log)).toEqual({ src: 1, scaled: 2, m: 6 });
+    // The run itself ends with the table, from the lockfile it has just written.
+    expect(run.stdout).toContain(`written ${join(t.dir, 'results', 'linear')}.csv`);
 
     const out = join(t.dir, 'tables');
     const r = await runCli(['results', t.pipeline, '--cache', t.cache, '-o', out, ...grid], { cwd: t.dir });
