@@ -106,7 +106,6 @@ export async function transfer(kind: 'push' | 'pull', pipeline: string | undefin
   }
 }
 
-
 export async function exportCommand(pipeline: string | undefined, flags: { output: string; node?: string; point?: string; cache?: string }): Promise<void> {
   const info = await readPipelineInfo(pipeline ?? DEFAULT_PIPELINE);
   await requireLock(info);

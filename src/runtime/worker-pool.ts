@@ -28,7 +28,6 @@ export class WorkerTaskError extends Error {
   }
 }
 
-
 // Worker threads cannot load TypeScript by themselves; from sources (tests, `tsx`) the bootstrap
 // registers tsx first. Compiled builds load worker.js directly.
 const BOOTSTRAP = `
