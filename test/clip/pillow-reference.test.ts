@@ -1,0 +1,160 @@
+// Pixels against Pillow: the resampler on synthetic images and the decode + resize + crop of
+// encoded files, compared with reference outputs made by Pillow (scripts/reference/pillow_fixtures.py,
+// committed under test/fixtures/pillow; no Python needed here).
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { CLIP_PREPROCESS, cropOffsets, resizedSize } from '../../src/clip/preprocess.js';
+import { Resampler, resampleCoefficients, type PillowFilter } from '../../src/clip/resample.js';
+import { decodeRgb, readHeader } from '../../src/data/decode.js';
+
+const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures/pillow');
+
+interface ResizeCase {
+  width: number;
+  height: number;
+  channels: number;
+  seed: number;
+  outWidth: number;
+  outHeight: number;
+  filter: PillowFilter;
+  sha256: string;
+  pixels?: string;
+}
+
+interface ImageCase {
+  file: string;
+  mode: string;
+  width: number;
+  height: number;
+  rgb?: string;
+  rgbPixels?: string;
+  hf?: string;
+  openai?: string;
+  error?: string;
+}
+
+const resizeCases = (JSON.parse(readFileSync(join(FIXTURES, 'resize.json'), 'utf8')) as { cases: ResizeCase[] }).cases;
+const imageCases = (JSON.parse(readFileSync(join(FIXTURES, 'images.json'), 'utf8')) as { cases: ImageCase[] }).cases;
+
+const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
+/** The generator's `synthetic()`, bit for bit: gradient, hashed noise, a 0/255 checker, flat with a line. */
+function synthetic(width: number, height: number, channels: number, seed: number): Uint8Array {
+  const out = new Uint8Array(width * height * channels);
+  let i = 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const q = Math.floor((x * 4) / width);
+      for (let c = 0; c < channels; c++) {
+        let v: number;
+        if (q === 0) {
+          v = (Math.floor((x * 255) / Math.max(1, width - 1)) + y * 7 + c * 40 + seed) % 256;
+        } else if (q === 1) {
+          let h = (Math.imul(x, 374761393) + Math.imul(y, 668265263) + Math.imul(c, 2246822519 | 0) + Math.imul(seed, 3266489917 | 0)) >>> 0;
+          h = Math.imul(h ^ (h >>> 13), 1274126177) >>> 0;
+          v = (h ^ (h >>> 16)) & 255;
+        } else if (q === 2) {
+          v = ((Math.floor(x / 3) + Math.floor(y / 2) + c + seed) % 2) * 255;
+        } else {
+          v = y === Math.floor(height / 2) ? 255 : (128 + c * 30 + seed) % 256;
+        }
+        out[i++] = v;
+      }
+    }
+  }
+  return out;
+}
+
+/** HF's geometry (resize shortest edge 224 with PIL bicubic, centre crop 224) on RGB bytes. */
+function clipGeometry(image: { data: Uint8Array; height: number; width: number }, rounding: 'floor' | 'half-even'): Uint8Array {
+  const size = resizedSize(image.height, image.width, CLIP_PREPROCESS);
+  const resized = new Resampler('bicubic').resize({ ...image, channels: 3 }, size.height, size.width);
+  const { top, left } = cropOffsets(resized.height, resized.width, 224, 224, rounding);
+  const out = new Uint8Array(224 * 224 * 3);
+  for (let y = 0; y < 224; y++) {
+    const sy = y + top;
+    for (let x = 0; x < 224; x++) {
+      const sx = x + left;
+      if (sy < 0 || sx < 0 || sy >= resized.height || sx >= resized.width) continue;
+      out.set(resized.data.subarray((sy * resized.width + sx) * 3, (sy * resized.width + sx) * 3 + 3), (y * 224 + x) * 3);
+    }
+  }
+  return out;
+}
+
+describe("Pillow's resampling, bit for bit", () => {
+  it('the generator pattern is reproduced (checked through the first case with stored pixels)', () => {
+    expect(resizeCases.some((c) => c.pixels !== undefined)).toBe(true);
+  });
+
+  for (const c of resizeCases) {
+    it(`${c.filter} ${c.width}x${c.height}x${c.channels} -> ${c.outWidth}x${c.outHeight}`, () => {
+      const src = { data: synthetic(c.width, c.height, c.channels, c.seed), height: c.height, width: c.width, channels: c.channels };
+      const out = new Resampler(c.filter).resize(src, c.outHeight, c.outWidth);
+      expect([out.width, out.height, out.channels]).toEqual([c.outWidth, c.outHeight, c.channels]);
+      if (c.pixels !== undefined) {
+        const expected = Buffer.from(c.pixels, 'base64');
+        let diffs = 0;
+        for (let i = 0; i < expected.length; i++) if (expected[i] !== out.data[i]) diffs++;
+        expect(diffs).toBe(0);
+      }
+      expect(sha256(out.data)).toBe(c.sha256);
+    });
+  }
+
+  it('coefficient rows sum to 2^22 within rounding, and windows stay inside the image', () => {
+    for (const [inSize, outSize] of [[32, 224], [500, 298], [1000, 320], [3, 224], [224, 224]]) {
+      const c = resampleCoefficients(inSize, outSize, 'bicubic');
+      for (let i = 0; i < outSize; i++) {
+        let sum = 0;
+        for (let k = 0; k < c.count[i]; k++) sum += c.weights[i * c.ksize + k];
+        expect(Math.abs(sum - (1 << 22))).toBeLessThanOrEqual(c.count[i]);
+        expect(c.start[i]).toBeGreaterThanOrEqual(0);
+        expect(c.start[i] + c.count[i]).toBeLessThanOrEqual(inSize);
+      }
+    }
+  });
+
+  it('returns the same image when the size does not change, and refuses bad sizes', () => {
+    const src = { data: synthetic(5, 4, 3, 0), height: 4, width: 5, channels: 3 };
+    expect(new Resampler().resize(src, 4, 5)).toBe(src);
+    expect(() => new Resampler().resize(src, 0, 5)).toThrow(/positive/);
+    expect(() => new Resampler().resize({ ...src, height: 5 }, 4, 4)).toThrow(/bytes/);
+  });
+});
+
+describe('decode + CLIP geometry against Pillow and Hugging Face', () => {
+  for (const c of imageCases) {
+    if (c.error !== undefined || c.mode === 'I') continue;
+    it(`${c.file} (${c.mode}): convert('RGB'), then resize 224 + centre crop (HF floor and OpenAI round half even)`, async () => {
+      const rgb = await decodeRgb(readFileSync(join(FIXTURES, c.file)));
+      expect([rgb.width, rgb.height]).toEqual([c.width, c.height]);
+      if (c.rgbPixels !== undefined) expect(Buffer.from(rgb.data).toString('base64')).toBe(c.rgbPixels);
+      expect(sha256(rgb.data)).toBe(c.rgb);
+      expect(sha256(clipGeometry(rgb, 'floor'))).toBe(c.hf);
+      expect(sha256(clipGeometry(rgb, 'half-even'))).toBe(c.openai);
+    });
+  }
+
+  it('ignores EXIF orientation by default (as Pillow) and applies it when asked', async () => {
+    const file = join(FIXTURES, 'rotated.jpg');
+    const plain = await decodeRgb(file);
+    expect([plain.width, plain.height]).toEqual([61, 47]);
+    const rotated = await decodeRgb(file, { exifOrientation: true });
+    expect([rotated.width, rotated.height]).toEqual([47, 61]);
+    expect(await readHeader(file, { exifOrientation: true })).toMatchObject({ width: 47, height: 61 });
+    // Orientation 6: the stored image turned 90° clockwise, so displayed (x, y) = stored (y, 46 - x).
+    for (const [x, y] of [[0, 0], [10, 30], [46, 60]]) {
+      const d = (y * 47 + x) * 3;
+      const s = ((46 - x) * 61 + y) * 3;
+      expect(Array.from(rotated.data.subarray(d, d + 3))).toEqual(Array.from(plain.data.subarray(s, s + 3)));
+    }
+  });
+
+  it('refuses 16-bit images with a clear message', async () => {
+    await expect(decodeRgb(join(FIXTURES, 'grey16.png'))).rejects.toThrow(/16-bit samples are not supported/);
+  });
+});
