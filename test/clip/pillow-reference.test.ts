@@ -6,9 +6,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { CLIP_PREPROCESS, cropOffsets, resizedSize } from '../../src/clip/preprocess.js';
+import { CLIP_PREPROCESS, ImagePreprocessor, cropOffsets, normalizationTable, resizedSize } from '../../src/clip/preprocess.js';
 import { Resampler, resampleCoefficients, type PillowFilter } from '../../src/clip/resample.js';
 import { decodeRgb, readHeader } from '../../src/data/decode.js';
+import { decodeImages } from '../../src/data/images.js';
 
 const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures/pillow');
 
@@ -139,6 +140,22 @@ describe('decode + CLIP geometry against Pillow and Hugging Face', () => {
     });
   }
 
+  it("embed's preprocessor gives the normalised HF pixels (encoded bytes and decoded pixels alike)", async () => {
+    const bytes = readFileSync(join(FIXTURES, 'photo.jpg'));
+    const rgb = await decodeRgb(bytes);
+    const expectedBytes = clipGeometry(rgb, 'floor');
+    expect(sha256(expectedBytes)).toBe(imageCases.find((c) => c.file === 'photo.jpg')!.hf);
+    const lut = normalizationTable(CLIP_PREPROCESS);
+    const plane = 224 * 224;
+    for (const input of [new Uint8Array(bytes), rgb]) {
+      const out = new Float32Array(3 * plane);
+      await new ImagePreprocessor(CLIP_PREPROCESS).into(input, out, 0, { height: 224, width: 224 });
+      let diffs = 0;
+      for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) if (out[c * plane + i] !== lut[c * 256 + expectedBytes[i * 3 + c]]) diffs++;
+      expect(diffs).toBe(0);
+    }
+  });
+
   it('ignores EXIF orientation by default (as Pillow) and applies it when asked', async () => {
     const file = join(FIXTURES, 'rotated.jpg');
     const plain = await decodeRgb(file);
@@ -154,7 +171,19 @@ describe('decode + CLIP geometry against Pillow and Hugging Face', () => {
     }
   });
 
+  it("load's decoding keeps Pillow's pixels, and its resize option gives exactly HF's resize + crop", async () => {
+    const photo = imageCases.find((c) => c.file === 'photo.jpg')!;
+    const files = [join(FIXTURES, 'photo.jpg'), join(FIXTURES, 'photo.jpg')];
+    const own = await decodeImages(files);
+    expect(own.shape).toEqual([2, 375, 500, 3]);
+    expect(sha256(own.data.subarray(0, 375 * 500 * 3))).toBe(photo.rgb);
+    const resized = await decodeImages(files, { resize: 224 });
+    expect(resized.shape).toEqual([2, 224, 224, 3]);
+    expect(sha256(resized.data.subarray(224 * 224 * 3))).toBe(photo.hf);
+  });
+
   it('refuses 16-bit images with a clear message', async () => {
     await expect(decodeRgb(join(FIXTURES, 'grey16.png'))).rejects.toThrow(/16-bit samples are not supported/);
+    await expect(decodeImages([join(FIXTURES, 'grey16.png')])).rejects.toThrow(/grey16\.png: images with 16-bit samples are not supported/);
   });
 });
