@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CLIP_PREPROCESS, ImagePreprocessor, cropOffsets, normalizationTable, resizedSize } from '../../src/clip/preprocess.js';
+import { PreprocessPool } from '../../src/clip/preprocess-pool.js';
 import { Resampler, resampleCoefficients, type PillowFilter } from '../../src/clip/resample.js';
 import { decodeRgb, readHeader } from '../../src/data/decode.js';
 import { decodeImages } from '../../src/data/images.js';
@@ -153,6 +154,25 @@ describe('decode + CLIP geometry against Pillow and Hugging Face', () => {
       let diffs = 0;
       for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) if (out[c * plane + i] !== lut[c * 256 + expectedBytes[i * 3 + c]]) diffs++;
       expect(diffs).toBe(0);
+    }
+  });
+
+  it('gives the same floats on preprocessing worker threads, and reports their errors', async () => {
+    const bytes = new Uint8Array(readFileSync(join(FIXTURES, 'rgb-420.jpg')));
+    const rgb = await decodeRgb(bytes);
+    const plane = 224 * 224;
+    const local = new Float32Array(3 * plane);
+    await new ImagePreprocessor(CLIP_PREPROCESS).into(rgb, local, 0, { height: 224, width: 224 });
+    const pool = await PreprocessPool.create(CLIP_PREPROCESS, 2);
+    try {
+      const shared = new Float32Array(new SharedArrayBuffer(4 * 3 * plane * 3)).subarray(3 * plane);
+      await Promise.all([pool.into(bytes, shared, 0, { height: 224, width: 224 }), pool.into(rgb, shared, 3 * plane, { height: 224, width: 224 })]);
+      expect(Buffer.from(shared.buffer, shared.byteOffset, 3 * plane * 4).equals(Buffer.from(local.buffer))).toBe(true);
+      expect(Buffer.from(shared.buffer, shared.byteOffset + 3 * plane * 4, 3 * plane * 4).equals(Buffer.from(local.buffer))).toBe(true);
+      await expect(pool.into(new Uint8Array([1, 2, 3]), shared, 0, { height: 224, width: 224 })).rejects.toThrow(/cannot decode image bytes/);
+      expect(() => pool.into(rgb, local, 0, { height: 224, width: 224 })).toThrow(/SharedArrayBuffer/);
+    } finally {
+      await pool.close();
     }
   });
 
