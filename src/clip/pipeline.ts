@@ -41,6 +41,8 @@ export interface Embeddings {
   count: number;
   dim: number;
   seconds: number;
+  /** Prompts cut to the context length (CLIP's clip.tokenize would refuse them): their texts and full token counts. */
+  truncated?: Array<{ text: string; tokens: number }>;
 }
 
 function checkBatchSize(batchSize: number): void {
@@ -140,12 +142,13 @@ export async function embedPrompts(
   const flat = prompts.flat();
   if (flat.length === 0) throw new ClipModelError('no prompts to embed');
   const contextLength = encoder.contextLength ?? CONTEXT_LENGTH;
+  const truncated: Array<{ text: string; tokens: number }> = [];
   let out: Float32Array | undefined;
   let dim = 0;
   for (let start = 0; start < flat.length; start += options.batchSize) {
     options.signal?.throwIfAborted();
     const texts = flat.slice(start, start + options.batchSize);
-    const ids = tokenizer.tokenize(texts, { contextLength });
+    const ids = tokenizer.tokenize(texts, { contextLength, onTruncated: (i, tokens) => truncated.push({ text: texts[i], tokens }) });
     const result = await encoder.run(ids, texts.length, contextLength, tokenizer.endOfText);
     if (!out) {
       dim = result.dim;
@@ -154,5 +157,5 @@ export async function embedPrompts(
     out.set(l2NormalizeRowsInPlace(result.data, texts.length, dim), start * dim);
     options.onProgress?.(start + texts.length, flat.length);
   }
-  return { data: out!, count: flat.length, dim, seconds: (performance.now() - started) / 1000 };
+  return { data: out!, count: flat.length, dim, seconds: (performance.now() - started) / 1000, truncated };
 }

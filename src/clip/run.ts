@@ -96,6 +96,14 @@ export async function runClipEmbedding(req: ClipEmbedRequest): Promise<ClipEmbed
       });
       textFeatures = tensor('float32', [prompts.length, prompts[0].length, t.dim], t.data);
       req.log(`embedded ${t.count} prompts (${prompts.length} classes x ${prompts[0].length}) in ${t.seconds.toFixed(1)} s`);
+      const truncated = t.truncated ?? [];
+      if (truncated.length > 0) {
+        const longest = truncated.reduce((a, b) => (b.tokens > a.tokens ? b : a));
+        req.log(
+          `${truncated.length} of ${t.count} prompts are longer than the text model's context and were truncated (clip.tokenize would refuse them); the longest has ${longest.tokens} tokens: "${longest.text.slice(0, 80)}"`,
+        );
+      }
+      req.note('prompts', { count: t.count, truncated: truncated.length, examples: truncated.slice(0, 5).map((x) => ({ text: x.text, tokens: x.tokens })) });
     } finally {
       await text.release();
     }

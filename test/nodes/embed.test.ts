@@ -179,13 +179,18 @@ describe('embed (clip) end to end through onnxruntime', () => {
     expect(rec.progress.at(-1)).toEqual([240, 240, 'prompts']);
     expect(Object.keys((rec.notes.model as { files: object }).files).sort()).toEqual(['preprocessor', 'text', 'tokenizer', 'vision']);
 
-    const described = await embed.run(
-      (await context({ model: { dir: 'tiny-clip' }, descriptions: { dog: ['barks', 'a loyal pet'], cat: ['meows', 'purrs'] } }, {
-        images: images(1, 32, 32, 3, 6),
-        classes: ['dog', 'cat'],
-      })).ctx,
-    );
+    expect(rec.notes.prompts).toEqual({ count: 240, truncated: 0, examples: [] });
+
+    const long = `a ${'very '.repeat(100)}loyal pet`;
+    const withLong = await context({ model: { dir: 'tiny-clip' }, descriptions: { dog: ['barks', long], cat: ['meows', 'purrs'] } }, {
+      images: images(1, 32, 32, 3, 6),
+      classes: ['dog', 'cat'],
+    });
+    const described = await embed.run(withLong.ctx);
     expect(asTensor(described.text_features).shape).toEqual([2, 2, 12]);
+    // Truncated as before, but reported (clip.tokenize would refuse it): 1 + 103 + 1 tokens.
+    expect(withLong.rec.notes.prompts).toEqual({ count: 4, truncated: 1, examples: [{ text: long, tokens: 105 }] });
+    expect(withLong.rec.logs.some((l) => /1 of 4 prompts are longer than the text model's context and were truncated/.test(l))).toBe(true);
   });
 
   it('fingerprints the model files so a changed model reruns', async () => {
