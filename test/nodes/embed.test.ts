@@ -135,6 +135,18 @@ describe('embed (clip) end to end through onnxruntime', () => {
     expect(rec.logs.some((l) => /embedded 13 images .* images\/s/.test(l))).toBe(true);
   });
 
+  it("crops as Hugging Face (floor) by default, as OpenAI's transform with crop_rounding: half-even", async () => {
+    // The tiny model takes 32 px: 30×33 → 32×35 (35 = int(32 * 33 / 30)), a margin of 3, so the crop
+    // starts at column 1 (floor) or 2 (round(1.5)).
+    const input = { images: images(2, 30, 33, 3, 9) };
+    const run = async (params: Partial<EmbedParams>) => asTensor((await embed.run((await context({ model: { dir: 'tiny-clip' }, ...params }, input)).ctx)).features);
+    const byDefault = await run({});
+    const floor = await run({ crop_rounding: 'floor' });
+    const halfEven = await run({ crop_rounding: 'half-even' });
+    expect(maxAbsDiff(byDefault.data, floor.data)).toBe(0);
+    expect(maxAbsDiff(floor.data, halfEven.data)).toBeGreaterThan(1e-4);
+  });
+
   it('gives bit-identical features for the same inputs, and the same features for any batch size', async () => {
     const inputs = { images: images(11, 36, 36, 3, 3) };
     const a = await embed.run((await context({ model: { dir: 'tiny-clip' }, batch_size: 4 }, inputs)).ctx);
