@@ -33,6 +33,10 @@ def js(s):
     return "'" + ''.join(out) + "'"
 
 
+def categories(const, table):
+    return ['export const %s = {' % const] + ['  %s: %s,' % (name, js(chars)) for name, chars in table.items()] + ['} as const;']
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else 'src/clip/ftfy-tables.ts'
     lines = [
@@ -40,17 +44,11 @@ def main():
         '// data only (the code using it, in text-fix.ts, is a TypeScript port). Do not edit by hand.',
         '',
         '/** Character categories of ftfy\'s badness heuristic (regex character-class contents). */',
-        'export const MOJIBAKE_CATEGORIES = {',
     ]
-    for name, chars in badness.MOJIBAKE_CATEGORIES.items():
-        lines.append('  %s: %s,' % (name, js(chars)))
-    lines.append('} as const;')
+    lines += categories('MOJIBAKE_CATEGORIES', badness.MOJIBAKE_CATEGORIES)
     lines.append('')
     lines.append('/** Character categories of ftfy\'s UTF-8 mojibake detector. */')
-    lines.append('export const UTF8_CLUES = {')
-    for name, chars in chardata.UTF8_CLUES.items():
-        lines.append('  %s: %s,' % (name, js(chars)))
-    lines.append('} as const;')
+    lines += categories('UTF8_CLUES', chardata.UTF8_CLUES)
     lines.append('')
     lines.append('/** The single-byte encodings ftfy tries, in its order: what bytes 0x80..0xFF, then 0x1A, decode to. */')
     lines.append('export const CHARMAPS: ReadonlyArray<readonly [string, string]> = [')

@@ -9,7 +9,7 @@
 // (int(round((h - crop_h) / 2)), Python's round half to even; a crop larger than the image pads
 // (crop - size) // 2 before).
 import { readFile } from 'node:fs/promises';
-import { decodeRgb } from '../data/decode.js';
+import { decodeRgb, interleavedToRgb } from '../data/decode.js';
 import { Resampler, type PillowFilter } from './resample.js';
 
 /** PIL's resampling filters (PIL codes 0 nearest, 1 lanczos, 2 bilinear, 3 bicubic, 4 box, 5 hamming). */
@@ -204,18 +204,7 @@ export function toRgb(image: RawImage): RawImage {
   }
   if (channels === 3) return image;
   if (channels < 1 || channels > 4) throw new PreprocessError(`images need 1 to 4 channels, got ${channels}`);
-  const n = height * width;
-  const rgb = new Uint8Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    const src = i * channels;
-    if (channels <= 2) {
-      rgb[i * 3] = rgb[i * 3 + 1] = rgb[i * 3 + 2] = data[src];
-    } else {
-      rgb[i * 3] = data[src];
-      rgb[i * 3 + 1] = data[src + 1];
-      rgb[i * 3 + 2] = data[src + 2];
-    }
-  }
+  const rgb = interleavedToRgb(data, height * width, channels);
   return { data: rgb, height, width, channels: 3 };
 }
 

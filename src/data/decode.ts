@@ -63,8 +63,8 @@ export function cmykToRgb(cmyk: Uint8Array, pixels: number): Uint8Array {
   return rgb;
 }
 
-/** Interleaved 8-bit pixels with 1 to 4 channels to RGB: grey replicated, alpha dropped. */
-function toRgb(data: Uint8Array, pixels: number, channels: number): Uint8Array {
+/** Interleaved 8-bit pixels with 1 to 4 channels to RGB (PIL's convert('RGB')): grey replicated, alpha dropped. */
+export function interleavedToRgb(data: Uint8Array, pixels: number, channels: number): Uint8Array {
   if (channels === 3) return data;
   const rgb = new Uint8Array(pixels * 3);
   for (let i = 0; i < pixels; i++) {
@@ -95,5 +95,5 @@ export async function decodeRgb(input: string | Uint8Array, options: DecodeRgbOp
     return { data: cmykToRgb(bytes, pixels), height: info.height, width: info.width, channels: 3 };
   }
   if (info.channels < 1 || info.channels > 4) throw new DecodeError(`decoded to ${info.channels} channels`);
-  return { data: toRgb(bytes, pixels, info.channels), height: info.height, width: info.width, channels: 3 };
+  return { data: interleavedToRgb(bytes, pixels, info.channels), height: info.height, width: info.width, channels: 3 };
 }
