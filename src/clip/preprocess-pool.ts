@@ -122,9 +122,13 @@ export class PreprocessPool {
 
 const pools = new Map<string, Promise<PreprocessPool>>();
 
-/** Workers for preprocessing next to onnxruntime's threads: one per two CPUs, at least one, at most 4. */
+/**
+ * Workers for preprocessing next to onnxruntime's threads: 4 (2 on a single CPU), as many as libuv's
+ * default pool that sharp's resizing used to run on. They idle while onnxruntime runs a batch, and
+ * on a busy machine several threads keep up where one would fall behind.
+ */
 export function defaultPreprocessWorkers(): number {
-  return Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2)));
+  return Math.min(4, 2 * availableParallelism());
 }
 
 /** A pool for `config`, shared by every caller with the same config. */
