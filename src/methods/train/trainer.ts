@@ -61,7 +61,20 @@ export interface TrainOptions {
   seed: number;
   /** Called once after every epoch. */
   onEpoch?: (record: EpochRecord) => void;
+  /** Called before every step with its draws (for reference implementations and tests). */
+  onStep?: (step: StepDraws) => void;
   signal?: AbortSignal;
+}
+
+/** Everything random about one step, and its learning rate. */
+export interface StepDraws {
+  /** 0-based. */
+  epoch: number;
+  batch: number;
+  /** Sample indices of the batch's rows. */
+  indices: Int32Array;
+  mix: MixDraw | null;
+  lr: number;
 }
 
 export interface MixfixCounts {
@@ -292,6 +305,7 @@ export function runTraining(data: TrainData, options: TrainOptions, engine: (lay
         if (b === 0) firstLr = lr;
         const indices = order.subarray(b * options.batchSize, Math.min(order.length, (b + 1) * options.batchSize));
         const mix = options.mixup ? drawMix(options.mixup.alpha, mixRng, indices.length) : null;
+        options.onStep?.({ epoch, batch: b, indices, mix, lr });
         buildBatch(data, labels, indices, mix, batch);
         const value = head.step(batch, indices.length, lr);
         lossSum += value * indices.length;
