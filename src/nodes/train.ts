@@ -60,7 +60,7 @@ const paramsSchema = {
       type: 'number', exclusiveMinimum: 0, default: CLIP_INIT_LOGIT_SCALE,
       description: 'linear, cosine: the initial logit scale s (CLIP\'s 1/0.07); text-init starts from 1/temperature instead.',
     },
-    learn_scale: { type: 'boolean', default: true, description: 'linear, cosine, text-init: learn s (as log s, like CLIP) rather than keep it fixed.' },
+    learn_scale: { type: 'boolean', default: false, description: 'linear, cosine, text-init: learn s (as log s, like CLIP) rather than keep it fixed. Off by default: on noisy labels a learned scale grows until the head is over-confident.' },
     loss: { enum: ['ce', 'gce'], default: 'ce', description: 'Cross-entropy or generalised cross-entropy (1 − p^q)/q.' },
     q: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.7, description: 'GCE exponent: q → 0 is CE, q = 1 is MAE.' },
     mixup: {
