@@ -5,6 +5,7 @@
 // on the fastest tfjs backend installed. The backend that will run, and its version, are part of
 // the key (`keyEnvironment`). Outputs the parameters (with a layout), the predictions on the
 // training (and test) samples and the per-epoch history.
+import { availableParallelism } from 'node:os';
 import {
   BACKEND_LABELS, backendFromLabel, linalgTrains, resolveTrainBackend, type TrainBackend, type TrainBackendChoice,
 } from '../methods/train/backend-resolve.js';
@@ -260,7 +261,8 @@ export default defineNode<TrainParams>({
       detail = `Sieve's batched linear algebra, kernel ${String(env.backend_version)}`;
       ctx.note('backend', BACKEND_LABELS[chosen]);
       ctx.log(`train: backend ${BACKEND_LABELS[chosen]} — ${detail}`);
-      result = trainLinearHead(data, options);
+      // A second core predicts on all samples after every epoch (bit-identical; not part of the key).
+      result = trainLinearHead(data, options, availableParallelism() >= 2 ? 2 : 1);
       predictTest = predictLinearHead;
     } else {
       // tfjs is imported here, not at module load, so declaring the node type stays cheap.

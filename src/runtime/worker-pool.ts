@@ -38,6 +38,16 @@ const { workerData } = require('node:worker_threads');
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
 
+/**
+ * Starts a worker thread that runs one of Sieve's own modules (its path below src/, without
+ * extension), from a build or, through tsx, from the sources; `data` reaches it as workerData.
+ */
+export function startOwnWorker(WorkerClass: typeof Worker, path: string, data: Record<string, unknown> = {}): Worker {
+  const entry = ownModuleUrl(path);
+  const tsxApi = runningFromSources ? pathToFileURL(join(dirname(createRequire(entry).resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href : undefined;
+  return new WorkerClass(BOOTSTRAP, { eval: true, workerData: { ...data, entry, tsxApi } });
+}
+
 interface Slot {
   worker: Worker;
   busy: boolean;
@@ -51,9 +61,7 @@ export class WorkerPool {
   constructor(private readonly size: number) {}
 
   private spawn(Worker: typeof import('node:worker_threads').Worker): Slot {
-    const entry = ownModuleUrl('runtime/worker');
-    const tsxApi = runningFromSources ? pathToFileURL(join(dirname(createRequire(entry).resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href : undefined;
-    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { entry, tsxApi } });
+    const worker = startOwnWorker(Worker, 'runtime/worker');
     worker.unref();
     const slot: Slot = { worker, busy: false };
     worker.on('message', (r: WorkerReply) => this.onReply(r));

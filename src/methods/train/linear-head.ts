@@ -12,6 +12,8 @@
 //   ∂b = Σ_i G_i;  ∂t = s·Σ_ik G_ik z_ik (t = log s, when learned);  ∂W = s·Gᵀ·x
 //   cosine: ∂Ŵ = s·Gᵀ·x̂, then ∂W_k = (∂Ŵ_k − Ŵ_k (Ŵ_k·∂Ŵ_k)) / ‖W_k‖
 // followed by torch's SGD with L2 weight decay over the whole flat vector.
+import { Worker } from 'node:worker_threads';
+import { startOwnWorker } from '../../runtime/worker-pool.js';
 import { gemmNT, hasSimdKernel, simdKernelMemory, type TileFn } from '../linalg.js';
 import { logitScaleOf, type HeadConfig, type HeadLayout } from './heads.js';
 import { rowLossGrad } from './losses.js';
@@ -78,6 +80,7 @@ export class LinearHeadEngine implements HeadEngine {
   private readonly z: Float64Array;
   private readonly xr: Float64Array;
   private readonly wr: Float64Array;
+  private helper: PredictHelper | null = null;
 
   constructor(
     private readonly layout: HeadLayout,
@@ -85,6 +88,8 @@ export class LinearHeadEngine implements HeadEngine {
     private readonly step_: LinearStepOptions | null,
     maxBatch: number,
     simd = hasSimdKernel(),
+    /** Threads for the predictions on all samples after every epoch (1, or 2 with a helper thread). */
+    private readonly threads = 1,
   ) {
     if (layout.head === 'mlp' || layout.layers.length !== 1) throw new TrainError(`the linear-head engine trains linear, cosine and text-init heads, not ${layout.head}`);
     if (init.length !== layout.size) throw new TrainError(`parameter vector has ${init.length} values, the ${layout.head} head needs ${layout.size}`);
@@ -155,20 +160,52 @@ export class LinearHeadEngine implements HeadEngine {
   }
 
   predict(features: Float32Array, n: number): Float32Array {
-    const { inputDim: d, numClasses: k, normalize } = this.layout;
+    const { inputDim: d, numClasses: k } = this.layout;
     if (features.length !== n * d) throw new TrainError(`features have ${features.length} values, expected ${n}·${d} (the head's input dimension)`);
+    const out = new Float32Array(n * k);
+    const helper = this.helperFor(features, n);
+    if (!helper) {
+      this.predictRows(features, 0, n, out);
+      return out;
+    }
+    // Rows are independent and both threads run this same code: the result is bit-identical to
+    // one thread's.
+    helper.start(this.theta);
+    this.predictRows(features, 0, helper.from, out);
+    helper.finish(out);
+    return out;
+  }
+
+  /** The second thread's predictions, for large sets when `threads` ≥ 2. */
+  private helperFor(features: Float32Array, n: number): PredictHelper | null {
+    if (this.threads < 2 || n < PARALLEL_MIN_ROWS) return null;
+    if (this.helper && this.helper.features !== features) {
+      this.helper.close();
+      this.helper = null;
+    }
+    this.helper ??= new PredictHelper(this.layout, features, n);
+    return this.helper;
+  }
+
+  /** Sets the parameters (a flat vector laid out as the layout says). */
+  setParams(params: Float32Array): void {
+    this.theta.set(params);
+    this.syncWeights();
+  }
+
+  /** Softmax predictions of rows [from, to) of features [*, D] into out (same row offsets, K wide). */
+  predictRows(features: Float32Array, from: number, to: number, out: Float32Array): void {
+    const { inputDim: d, numClasses: k, normalize } = this.layout;
     const heap = this.arena.heap;
     const s = logitScaleOf(this.layout, this.theta);
-    const out = new Float32Array(n * k);
-    for (let start = 0; start < n; start += PREDICT_ROWS) {
-      const rows = Math.min(PREDICT_ROWS, n - start);
+    for (let start = from; start < to; start += PREDICT_ROWS) {
+      const rows = Math.min(PREDICT_ROWS, to - start);
       for (let i = 0; i < rows; i++) heap.set(features.subarray((start + i) * d, (start + i + 1) * d), this.pAt + i * this.dp);
       if (normalize) this.rowNorms(features, start * d, rows, d);
       this.arena.gemm(this.pAt, rows + (rows & 1), this.wAt, this.kp, this.dp, this.outAt);
       this.toLogits(rows, s, null);
       for (let i = 0; i < rows; i++) softmaxInto(this.logits, i * k, k, out, (start + i) * k);
     }
-    return out;
   }
 
   step(batch: Batch, rows: number, lr: number): number {
@@ -229,7 +266,62 @@ export class LinearHeadEngine implements HeadEngine {
     return Float32Array.from(this.theta);
   }
 
-  dispose(): void {}
+  dispose(): void {
+    this.helper?.close();
+    this.helper = null;
+  }
+}
+
+/** Below this many rows a second thread costs more than it saves. */
+const PARALLEL_MIN_ROWS = 16384;
+/** How long to wait for the helper thread (its start-up included) before giving up. */
+const HELPER_TIMEOUT_MS = 120_000;
+
+/**
+ * A worker thread (predict-worker.ts) that predicts the second half of the rows with its own
+ * engine, into shared memory; `finish` waits for it with Atomics.wait (training is synchronous).
+ */
+class PredictHelper {
+  readonly from: number;
+  private readonly worker: Worker;
+  private readonly flag: Int32Array;
+  private readonly shared: Float32Array;
+  private error: string | undefined;
+
+  constructor(private readonly layout: HeadLayout, readonly features: Float32Array, n: number) {
+    this.from = Math.ceil(n / 2);
+    const k = layout.numClasses;
+    this.flag = new Int32Array(new SharedArrayBuffer(4));
+    this.shared = new Float32Array(new SharedArrayBuffer((n - this.from) * k * 4));
+    const d = layout.inputDim;
+    // The worker gets its own copy of its rows once; afterwards only the parameters travel.
+    this.worker = startOwnWorker(Worker, 'methods/train/predict-worker', {
+      layout, rows: features.slice(this.from * d, n * d), count: n - this.from, flag: this.flag, out: this.shared,
+    });
+    this.worker.unref();
+    this.worker.on('error', (e) => {
+      this.error = e.message;
+    });
+  }
+
+  start(params: Float32Array): void {
+    Atomics.store(this.flag, 0, 0);
+    this.worker.postMessage(Float32Array.from(params));
+  }
+
+  finish(out: Float32Array): void {
+    const deadline = Date.now() + HELPER_TIMEOUT_MS;
+    while (Atomics.load(this.flag, 0) === 0) {
+      if (Date.now() > deadline) throw new TrainError(`the prediction thread did not answer within ${HELPER_TIMEOUT_MS / 1000} s${this.error ? `: ${this.error}` : ''}`);
+      Atomics.wait(this.flag, 0, 0, 50);
+    }
+    if (Atomics.load(this.flag, 0) !== 1) throw new TrainError(`the prediction thread failed${this.error ? `: ${this.error}` : ''}`);
+    out.set(this.shared, this.from * this.layout.numClasses);
+  }
+
+  close(): void {
+    void this.worker.terminate();
+  }
 }
 
 /** torch's SGD with L2 weight decay: g ← g + wd·θ; m ← μ·m + g; θ ← θ − lr·m (float32 state). */
@@ -250,10 +342,14 @@ function softmaxInto(logits: Float64Array, off: number, k: number, out: Float32A
   for (let c = 0; c < k; c++) out[outOff + c] = Math.exp(logits[off + c] - max) / sum;
 }
 
-/** Trains a linear, cosine or text-init head without tfjs (see the header). */
-export function trainLinearHead(data: TrainData, options: TrainOptions): TrainResult {
+/**
+ * Trains a linear, cosine or text-init head without tfjs (see the header). `threads` 2 predicts
+ * on large sets after every epoch with a second thread (bit-identical results).
+ */
+export function trainLinearHead(data: TrainData, options: TrainOptions, threads = 1): TrainResult {
   return runTraining(data, options, (layout, init) => new LinearHeadEngine(
     layout, init, { loss: options.loss, momentum: options.momentum, weightDecay: options.weightDecay }, Math.min(options.batchSize, data.numSamples),
+    hasSimdKernel(), threads,
   ));
 }
 

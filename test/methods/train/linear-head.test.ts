@@ -50,6 +50,18 @@ describe('LinearHeadEngine', () => {
     expect(r.history.at(-1)!.accuracy).toBeGreaterThan(0.95);
   });
 
+  it('a second thread predicts half of a large set, bit-identical to one thread', () => {
+    const big = gaussianClusters(9, 3, 6000, 8, 0.5);
+    const bigData = { features: big.x, numSamples: big.n, dim: 8, labels: big.y, numClasses: 3 };
+    const opts = { ...BASE, epochs: 2, batchSize: 512 };
+    const one = trainLinearHead(bigData, opts, 1);
+    const two = trainLinearHead(bigData, opts, 2);
+    expect(big.n).toBeGreaterThan(16384);
+    expect(Buffer.from(two.trainProbs.buffer).equals(Buffer.from(one.trainProbs.buffer))).toBe(true);
+    expect(Buffer.from(two.params.buffer).equals(Buffer.from(one.params.buffer))).toBe(true);
+    expect(two.history).toEqual(one.history);
+  }, 60_000);
+
   it('refuses mlp heads and mismatched vectors', () => {
     const mlp: HeadConfig = { kind: 'mlp', hidden: [4] };
     const layout = headLayout(mlp, 10, 5);
