@@ -2,7 +2,7 @@
 // (`status`). Two machines' numeric backends (or two builds of one) may round differently, so
 // equal hashes are not the only "same": floating-point tensors, and numbers inside JSON, are
 // equal within tolerance when |a − b| ≤ atol + rtol·|b| everywhere (numpy's allclose). Integer,
-// boolean and string data must be identical, and shapes and dtypes must agree.
+// boolean, float16 (raw bits) and string data must be identical, and shapes and dtypes must agree.
 import { decodeArtifact } from './artifact.js';
 import type { PortValue } from './node-type.js';
 import type { ObjectRef } from './store.js';
@@ -21,17 +21,8 @@ export type Comparison =
   | { verdict: 'within-tolerance'; maxAbsDiff: number }
   | { verdict: 'different'; why: string; maxAbsDiff?: number };
 
-const FLOAT_DTYPES = new Set(['float16', 'float32', 'float64']);
-
-/** Half-precision bits to a number (for float16 tensors). */
-function halfToNumber(h: number): number {
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  const sign = h & 0x8000 ? -1 : 1;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
+// float16 tensors hold raw half bits: compared bit for bit, like integers.
+const FLOAT_DTYPES = new Set(['float32', 'float64']);
 
 export function compareTensors(a: Tensor, b: Tensor, tol: Tolerance = DEFAULT_TOLERANCE): Comparison {
   if (a.dtype !== b.dtype) return { verdict: 'different', why: `dtype ${a.dtype} vs ${b.dtype}` };
@@ -44,12 +35,11 @@ export function compareTensors(a: Tensor, b: Tensor, tol: Tolerance = DEFAULT_TO
     for (let i = 0; i < n; i++) if (a.data[i] !== b.data[i]) unequal++;
     return unequal === 0 ? { verdict: 'identical' } : { verdict: 'different', why: `${unequal} of ${n} values differ` };
   }
-  const at = a.dtype === 'float16' ? (t: Tensor, i: number) => halfToNumber(t.data[i] as number) : (t: Tensor, i: number) => t.data[i] as number;
   let maxAbs = 0;
   let outside = 0;
   for (let i = 0; i < n; i++) {
-    const x = at(a, i);
-    const y = at(b, i);
+    const x = a.data[i] as number;
+    const y = b.data[i] as number;
     if (Object.is(x, y) || (Number.isNaN(x) && Number.isNaN(y))) continue;
     const d = Math.abs(x - y);
     if (!(d <= maxAbs)) maxAbs = d; // NaN against a number counts as the largest difference
