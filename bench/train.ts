@@ -1,6 +1,7 @@
-// Train-node benchmark: linear and cosine heads on 50 000 × 512 synthetic CLIP-like features,
-// 10 classes, 20 epochs (GCE q = 0.7, mixup α = 1, class-balanced sampling, batch 128, momentum SGD
-// with weight decay and a cosine schedule, predictions on all N after every epoch), in training
+// Train-node benchmark: linear and cosine heads on 50 000 × 512 synthetic CLIP-like features (the
+// logreg benchmark's), 10 classes, 20 epochs (GCE q = 0.7, mixup α = 1, class-balanced sampling,
+// batch 128, momentum SGD with weight decay and a cosine schedule, predictions on all N after every
+// epoch), in training
 // samples per second. Baseline in the same run: the same training in PyTorch on one CPU thread
 // (bench/train_torch.py, Debian's python3-torch), when /usr/bin/python3 can import torch; target:
 // Sieve at least as fast, with the second thread the node uses and without. Also the tfjs (wasm)
@@ -10,9 +11,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createRng } from '../src/methods/rng.js';
 import { trainLinearHead } from '../src/methods/train/linear-head.js';
 import type { TrainData, TrainOptions } from '../src/methods/train/trainer.js';
+import { syntheticFeatures } from './logreg.js';
 import type { BenchOptions, BenchRow } from './types.js';
 
 const run = promisify(execFile);
@@ -21,22 +22,8 @@ const K = 10;
 const PYTHON = '/usr/bin/python3';
 
 function features(n: number): TrainData {
-  const rng = createRng(5, 'bench/train');
-  const centres = Float64Array.from({ length: K * D }, () => rng.normal());
-  const x = new Float32Array(n * D);
-  const labels = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const y = Math.min(K - 1, Math.floor(K * rng.next() ** 1.2));
-    labels[i] = y;
-    let s = 0;
-    for (let q = 0; q < D; q++) {
-      const v = centres[y * D + q] + 2 * rng.normal();
-      x[i * D + q] = v;
-      s += v * v;
-    }
-    for (let q = 0; q < D; q++) x[i * D + q] /= Math.sqrt(s);
-  }
-  return { features: x, numSamples: n, dim: D, labels, numClasses: K };
+  const { data, labels } = syntheticFeatures(n, 5);
+  return { features: data, numSamples: n, dim: D, labels, numClasses: K };
 }
 
 async function torchAvailable(): Promise<boolean> {
