@@ -5,7 +5,7 @@
 // on the fastest tfjs backend installed. The backend that will run, and its version, are part of
 // the key (`keyEnvironment`). Outputs the parameters (with a layout), the predictions on the
 // training (and test) samples and the per-epoch history.
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import {
   BACKEND_LABELS, backendFromLabel, linalgTrains, resolveTrainBackend, type TrainBackend, type TrainBackendChoice,
 } from '../methods/train/backend-resolve.js';
@@ -261,8 +261,13 @@ export default defineNode<TrainParams>({
       detail = `Sieve's batched linear algebra, kernel ${String(env.backend_version)}`;
       ctx.note('backend', BACKEND_LABELS[chosen]);
       ctx.log(`train: backend ${BACKEND_LABELS[chosen]} — ${detail}`);
-      // A second core predicts on all samples after every epoch (bit-identical; not part of the key).
-      result = trainLinearHead(data, options, availableParallelism() >= 2 ? 2 : 1);
+      // A second thread predicts on all samples after every epoch when a core is idle (results are
+      // bit-identical either way, so not part of the key; on a busy machine the wait for it costs
+      // more than it saves: `npm run bench -- --only train`).
+      const cores = availableParallelism();
+      const threads = cores >= 2 && loadavg()[0] < cores - 1 ? 2 : 1;
+      ctx.log(`train: predictions after each epoch on ${threads} thread${threads > 1 ? 's' : ''} (load average ${loadavg()[0].toFixed(1)} on ${cores} cores)`);
+      result = trainLinearHead(data, options, threads);
       predictTest = predictLinearHead;
     } else {
       // tfjs is imported here, not at module load, so declaring the node type stays cheap.
