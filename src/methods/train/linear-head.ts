@@ -81,6 +81,7 @@ export class LinearHeadEngine implements HeadEngine {
   private readonly xr: Float64Array;
   private readonly wr: Float64Array;
   private helper: PredictHelper | null = null;
+  private norms: { features: Float32Array; inv: Float64Array } | null = null;
 
   constructor(
     private readonly layout: HeadLayout,
@@ -133,15 +134,26 @@ export class LinearHeadEngine implements HeadEngine {
     }
   }
 
-  /** 1/‖row‖ of `rows` rows of `x` (row stride `stride`) into this.xr, for cosine heads. */
-  private rowNorms(x: Float32Array, base: number, rows: number, stride: number): void {
+  /** 1/‖row‖ of `rows` rows of `x` (row stride `stride`) into `out` (default this.xr), for cosine heads. */
+  private rowNorms(x: Float32Array, base: number, rows: number, stride: number, out: Float64Array = this.xr): void {
     const d = this.layout.inputDim;
     for (let i = 0; i < rows; i++) {
       let ss = 0;
       const o = base + i * stride;
       for (let j = 0; j < d; j++) ss += x[o + j] * x[o + j];
-      this.xr[i] = 1 / Math.max(Math.sqrt(ss), EPS);
+      out[i] = 1 / Math.max(Math.sqrt(ss), EPS);
     }
+  }
+
+  /** 1/‖row‖ of every row of a feature matrix, memoised for the last matrix asked about. */
+  private featureNorms(features: Float32Array): Float64Array {
+    if (this.norms?.features !== features) {
+      const d = this.layout.inputDim;
+      const inv = new Float64Array(features.length / d);
+      this.rowNorms(features, 0, inv.length, d, inv);
+      this.norms = { features, inv };
+    }
+    return this.norms.inv;
   }
 
   /** logits[i·K + c] = s·z_ic + b_c from the arena's product rows (stride kp) for `rows` rows. */
@@ -201,7 +213,11 @@ export class LinearHeadEngine implements HeadEngine {
     for (let start = from; start < to; start += PREDICT_ROWS) {
       const rows = Math.min(PREDICT_ROWS, to - start);
       for (let i = 0; i < rows; i++) heap.set(features.subarray((start + i) * d, (start + i + 1) * d), this.pAt + i * this.dp);
-      if (normalize) this.rowNorms(features, start * d, rows, d);
+      if (normalize) {
+        // The samples do not change between epochs: their norms are computed once.
+        const inv = this.featureNorms(features);
+        for (let i = 0; i < rows; i++) this.xr[i] = inv[start + i];
+      }
       this.arena.gemm(this.pAt, rows + (rows & 1), this.wAt, this.kp, this.dp, this.outAt);
       this.toLogits(rows, s, null);
       for (let i = 0; i < rows; i++) softmaxInto(this.logits, i * k, k, out, (start + i) * k);
