@@ -12,6 +12,7 @@ import { FileHasher, hashJson } from './hash.js';
 import type { ExternalDep } from './node-type.js';
 import type { Plan, PlannedNode } from './plan.js';
 import type { ExternalDepRecord, ObjectRef, Store } from './store.js';
+import type { Json } from './tensor.js';
 import { runTask, type TaskHooks, type TaskRequest, type TaskResult } from './task.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -46,6 +47,8 @@ export interface KeyMaterial {
   seed: number;
   inputs: Record<string, string>;
   deps: { name: string; sha256: string }[];
+  /** The node type's key environment (absent when it declares none, so other keys are unaffected). */
+  environment?: Record<string, Json>;
 }
 
 export function computeKey(m: KeyMaterial): string {
@@ -67,6 +70,14 @@ export async function fingerprintNode(n: PlannedNode, plan: Plan, store: Store, 
     hashFile: (p) => hasher.hash(p),
   });
   return deps.map((d) => ({ name: d.name, path: relative(plan.file.baseDir, d.path) || '.', sha256: d.sha256, size: d.size }));
+}
+
+/** What the node type's `keyEnvironment` resolves to for this instance; undefined when it has none. */
+export async function nodeEnvironment(n: PlannedNode): Promise<Record<string, Json> | undefined> {
+  const resolve = n.registered.node.keyEnvironment;
+  if (!resolve) return undefined;
+  const env = await resolve(n.params);
+  return Object.keys(env).length > 0 ? env : undefined;
 }
 
 /** Instances needed for `targets` (all when undefined). */
@@ -138,10 +149,17 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
     } catch (e) {
       return fail(ref, t0, `cannot fingerprint its external files: ${errorMessage(e)}`);
     }
+    let environment: Record<string, Json> | undefined;
+    try {
+      environment = await nodeEnvironment(n);
+    } catch (e) {
+      return fail(ref, t0, `cannot resolve its key environment: ${errorMessage(e)}`);
+    }
     const material: KeyMaterial = {
       type: n.typeName, version: n.registered.node.version, params: n.params, seed: n.seed,
       inputs: Object.fromEntries(Object.entries(inputRefs).map(([k, r]) => [k, r.hash])),
       deps: deps.map((d) => ({ name: d.name, sha256: d.sha256 })),
+      ...(environment ? { environment } : {}),
     };
     const key = computeKey(material);
     const shared = byKey.get(key);
@@ -169,6 +187,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
       const request: TaskRequest = {
         nodeId: n.nodeId, typeName: n.typeName, params: n.params, seed: n.seed, inputs: inputRefs,
         outputs: n.ports.outputs, cacheDir: store.root, baseDir: plan.file.baseDir,
+        ...(environment ? { environment } : {}),
       };
       const hooks: TaskHooks = {
         progress: (done, total, unit) => bus.emit({ event: 'node-progress', node: ref, done, total, unit }),
@@ -257,6 +276,8 @@ function toRecord(
 ): NodeRecord {
   return {
     key: action.key, type: material.type, version: material.version, params: n.params, seed: n.seed,
-    inputs: material.inputs, outputs: action.outputs, deps: action.deps, notes: action.notes, ms: action.durationMs,
+    inputs: material.inputs, outputs: action.outputs, deps: action.deps,
+    ...(material.environment ? { environment: material.environment } : {}),
+    notes: action.notes, ms: action.durationMs,
   };
 }
