@@ -168,8 +168,12 @@ export class ClipTextModel {
         const gelu = tf.mul(hidden, tf.sigmoid(tf.mul(hidden, 1.702)));
         x = tf.add(x, this.linear(gelu as tfjs.Tensor2D, layer.fc2));
       }
-      const rows = Int32Array.from(eot, (p, b) => b * t + p);
-      const pooled = this.layerNorm(tf.gather(x, tf.tensor1d(rows, 'int32')) as tfjs.Tensor2D, this.finalLn);
+      // Pooling by a one-hot mask and a sum rather than gather, whose gradient (UnsortedSegmentSum)
+      // the wasm backend lacks.
+      const onehot = new Float32Array(batch * t);
+      eot.forEach((p, b) => (onehot[b * t + p] = 1));
+      const picked = tf.sum(tf.mul(tf.reshape(x, [batch, t, width]), tf.tensor3d(onehot, [batch, t, 1])), 1) as tfjs.Tensor2D;
+      const pooled = this.layerNorm(picked, this.finalLn);
       return tf.matMul(pooled, this.projection);
     });
   }

@@ -13,6 +13,7 @@ const BUILTINS: Record<string, NodeModuleLoader> = {
   select: () => import('./select.js'),
   relabel: () => import('./relabel.js'),
   train: () => import('./train.js'),
+  'prompt-tune': () => import('./prompt-tune.js'),
   evaluate: () => import('./evaluate.js'),
 };
 
