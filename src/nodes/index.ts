@@ -14,6 +14,8 @@ const BUILTINS: Record<string, NodeModuleLoader> = {
   relabel: () => import('./relabel.js'),
   train: () => import('./train.js'),
   'prompt-tune': () => import('./prompt-tune.js'),
+  sample: () => import('./sample.js'),
+  ensemble: () => import('./ensemble.js'),
   evaluate: () => import('./evaluate.js'),
 };
 
