@@ -36,7 +36,7 @@ describe('ensemble node', () => {
     const a = tensor('float32', [2, 2], Float32Array.of(1, 0, 0.5, 0.5));
     const b = tensor('float32', [2, 2], Float32Array.of(0, 1, 0.5, 0.5));
     const out = await ensemble.run(ensembleHarness.context({}, { a, b }).ctx);
-    expect(Array.from((out.probs as Tensor).data)).toEqual([0.5, 0.5, 0.5, 0.5]);
+    expect(Array.from((out.probs as Tensor<'float32'>).data)).toEqual([0.5, 0.5, 0.5, 0.5]);
     await expect(ensemble.run(ensembleHarness.context({}, { a }).ctx)).rejects.toThrow(/at least two/);
     const c = tensor('float32', [3, 2], new Float32Array(6));
     await expect(ensemble.run(ensembleHarness.context({}, { a, c }).ctx)).rejects.toThrow(/shape/);
