@@ -28,6 +28,9 @@ export interface TrainParams {
   warmup_epochs: number;
   temperature: number;
   mixfix: false | { absorb: number; relabel: number };
+  /** Transductive CLIP; absent (no default) so existing keys are unchanged. */
+  contrastive?: { weight: number; temperature: number };
+  ensemble_labels?: { momentum: number };
   backend: BackendChoice;
 }
 
@@ -86,6 +89,19 @@ const paramsSchema = {
       enum: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'], default: 'auto',
       description: 'tfjs backend; auto tries tensorflow-gpu, tensorflow (optional native packages), wasm, cpu in that order.',
     },
+    contrastive: {
+      type: 'object', additionalProperties: false, required: ['weight'],
+      description: 'Transductive CLIP\'s class-conditional contrastive term: supervised contrastive loss on the normalised head outputs, positives sharing the current label, added with this weight to CE/GCE. Absent: off.',
+      properties: {
+        weight: { type: 'number', minimum: 0, description: 'Weight of the contrastive term.' },
+        temperature: { type: 'number', exclusiveMinimum: 0, default: 0.1, description: 'τ of the contrastive softmax.' },
+      },
+    },
+    ensemble_labels: {
+      type: 'object', additionalProperties: false,
+      description: 'Transductive CLIP\'s ensemble labels: after every epoch ema = momentum·ema + (1 − momentum)·predictions (from init_probs, else the one-hot labels) and the next epoch trains on its arg-max. Not with mixfix. Absent: off.',
+      properties: { momentum: { type: 'number', minimum: 0, maximum: 1, default: 0.9, description: 'EMA momentum.' } },
+    },
   },
 } as const;
 
@@ -113,6 +129,9 @@ function ports(params: TrainParams, connected: ReadonlySet<string>): Ports {
         description: 'Class text embeddings [K, P, D] (required by head: text-init).',
       },
       test_features: { kind: 'tensor', dtype: 'float32', rank: 2, optional: true, description: 'Features [M, D] to predict on.' },
+      ...(params.ensemble_labels
+        ? { init_probs: { kind: 'tensor', dtype: 'float32', rank: 2, optional: true, description: 'Initial probabilities [N, K] of the ensemble labels (zero-shot).' } as const }
+        : {}),
       classes: { kind: 'json', description: 'Class names (string[]); K is its length.' },
     },
     outputs,
@@ -188,6 +207,10 @@ export default defineNode<TrainParams>({
     if (test && test.shape[1] !== dim) throw new TrainInputError(`test_features have D = ${test.shape[1]}, features have D = ${dim}`);
     const classes = requiredClassNames(ctx.inputs, TrainInputError);
     const numClasses = classes.length;
+    const initProbs = p.ensemble_labels ? optionalInput(ctx, 'init_probs', 'float32', 2) : undefined;
+    if (initProbs && (initProbs.shape[0] !== n || initProbs.shape[1] !== numClasses)) {
+      throw new TrainInputError(`init_probs has shape [${initProbs.shape.join(', ')}], expected [N = ${n}, K = ${numClasses}]`);
+    }
 
     // tfjs is imported here, not at module load, so declaring the node type stays cheap.
     const { selectBackend } = await import('../methods/train/backend.js');
@@ -212,6 +235,8 @@ export default defineNode<TrainParams>({
         schedule: p.schedule === 'step' ? { kind: 'step', stepSize: p.step_size, gamma: p.gamma } : { kind: 'cosine' },
         warmupEpochs: p.warmup_epochs,
         mixfix: p.mixfix === false ? null : { absorb: p.mixfix.absorb, relabel: p.mixfix.relabel },
+        contrastive: p.contrastive ? { weight: p.contrastive.weight, temperature: p.contrastive.temperature ?? 0.1 } : null,
+        ensembleLabels: p.ensemble_labels ? { momentum: p.ensemble_labels.momentum ?? 0.9, initial: initProbs?.data } : null,
         seed: ctx.seed,
         signal: ctx.signal,
         onEpoch(r) {
