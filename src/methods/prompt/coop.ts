@@ -365,7 +365,7 @@ export function promptTune(tf: Tf, model: ClipTextModel, data: PromptTuneData, o
         const lr = learningRate(schedule, epoch, b, batches);
         if (b === 0) firstLr = lr;
         const idx = order.subarray(b * o.batchSize, Math.min(order.length, (b + 1) * o.batchSize));
-        lossSum += step(tf, learner, momentum, features, dim, labels, data.sampleWeights, idx, o, lr) * idx.length;
+        lossSum += promptStep(tf, learner, momentum, features, dim, labels, data.sampleWeights, idx, o, lr) * idx.length;
       }
       if (!Number.isFinite(lossSum)) throw new PromptTuneError(`epoch ${epoch + 1}: the training loss is not finite; lower lr (${o.lr})?`);
       probs = learner.predict(features, n, o.logitScale, o.ensemble);
@@ -403,7 +403,8 @@ export function promptTune(tf: Tf, model: ClipTextModel, data: PromptTuneData, o
   }
 }
 
-function step(
+/** One SGD step of the prompt learner on the batch `idx` (see the header); returns the batch loss. */
+export function promptStep(
   tf: Tf, learner: PromptLearner, momentum: tfjs.Variable, features: Float32Array, dim: number, labels: Int32Array,
   weights: Float32Array | undefined, idx: Int32Array, o: PromptTuneOptions, lr: number,
 ): number {
