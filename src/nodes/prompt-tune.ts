@@ -99,7 +99,7 @@ const paramsSchema = {
     schedule: { enum: ['cosine', 'step'], default: 'cosine', description: 'Learning-rate schedule (as train).' },
     step_size: { type: 'integer', minimum: 1, default: 10, description: 'Epochs between decays of the step schedule.' },
     gamma: { type: 'number', exclusiveMinimum: 0, default: 0.1, description: 'Decay factor of the step schedule.' },
-    warmup_epochs: { type: 'number', minimum: 0, default: 1, description: 'Linear learning-rate warm-up (epochs; 0 = none).' },
+    warmup_epochs: { type: 'number', minimum: 0, default: 1, description: 'Linear learning-rate warm-up (epochs; 0 = none; dropped when not shorter than the training).' },
     mixfix: {
       default: false,
       description: 'false, or {absorb, relabel}: after every epoch recompute the training set with MixFix from the labels and mask inputs (as train).',
@@ -240,6 +240,9 @@ export default defineNode<PromptTuneParams>({
         a: p.robust.a ?? 0.2, b: p.robust.b ?? 35,
         filter: p.robust.threshold !== undefined ? { kind: 'threshold' as const, value: p.robust.threshold } : { kind: 'fraction' as const, drop: p.robust.drop ?? 0.2 },
       };
+      // The default one-epoch warm-up cannot precede a run of one epoch: it is dropped, and said so.
+      const warmupEpochs = p.warmup_epochs >= p.epochs && p.epochs > 0 ? 0 : p.warmup_epochs;
+      if (warmupEpochs !== p.warmup_epochs) ctx.log(`warm-up of ${p.warmup_epochs} epochs dropped: training has only ${p.epochs}`);
       ctx.progress(0, p.epochs, 'epoch');
       const result = coop.promptTune(backend.tf, model, {
         features: features.data, numSamples: n, dim, labels: labels.data, trainMask, sampleWeights: weights?.data, trueLabels: trueLabels?.data,
@@ -248,7 +251,7 @@ export default defineNode<PromptTuneParams>({
         loss: p.loss === 'gce' ? { kind: 'gce', q: p.q } : { kind: 'ce' },
         sampler: p.sampler, epochs: p.epochs, batchSize: p.batch_size, lr: p.lr, momentum: p.momentum, weightDecay: p.weight_decay,
         schedule: p.schedule === 'step' ? { kind: 'step', stepSize: p.step_size, gamma: p.gamma } : { kind: 'cosine' },
-        warmupEpochs: p.warmup_epochs,
+        warmupEpochs,
         mixfix: p.mixfix === false ? null : { absorb: p.mixfix.absorb, relabel: p.mixfix.relabel },
         robust, seed: ctx.seed, signal: ctx.signal,
         onEpoch(r) {

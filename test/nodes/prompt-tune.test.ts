@@ -1,4 +1,8 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { buildTextModel } from '../../scripts/build-clip-onnx.js';
+import { vocabularyFromMerges } from '../../src/clip/tokenizer.js';
 import { nodeHarness } from '../helpers/node-harness.js';
 import promptTune, { type PromptTuneParams } from '../../src/nodes/prompt-tune.js';
 import { portsFor } from '../../src/runtime/node-type.js';
@@ -58,5 +62,20 @@ describe('prompt-tune node', () => {
     expect((out.context as Tensor).shape).toEqual([1, 1, 9, 32]); // 9 byte tokens
     const bad = tensor('int32', [n], Int32Array.from({ length: n }, () => 5));
     await expect(promptTune.run(harness.context(params({ epochs: 1, backend: 'wasm' }), { features, labels: bad, classes }).ctx)).rejects.toThrow(/outside \[0, 3\)/);
+  });
+
+  it('loads the ONNX text encoder of a model directory, whose files join the key', async () => {
+    const dir = join(harness.scratch, 'model');
+    mkdirSync(join(dir, 'onnx'), { recursive: true });
+    writeFileSync(join(dir, 'onnx', 'text_model.onnx'), buildTextModel({ vocabSize: 600, contextLength: 77, width: 32, layers: 1, heads: 2, mlp: 64, embedDim: 16 }, 1));
+    // The byte-level vocabulary (no merges): its end-of-text id, 513, fits the 600-token model.
+    writeFileSync(join(dir, 'vocab.json'), JSON.stringify(Object.fromEntries(vocabularyFromMerges([]))));
+    writeFileSync(join(dir, 'merges.txt'), '#version: 0.2\n');
+    const p = params({ model: { dir: 'model' }, n_ctx: 2, epochs: 1, backend: 'wasm' });
+    const out = await promptTune.run(harness.context(p, { features, labels, classes }).ctx);
+    expect((out.text_features as Tensor).shape).toEqual([3, 1, 16]);
+    expect((out.history as { logit_scale: number }).logit_scale).toBe(100);
+    const deps = await promptTune.fingerprint!({ params: p, baseDir: harness.scratch, hashFile: async (path: string) => ({ sha256: path, size: 1 }) } as never);
+    expect(deps.map((d) => d.name).sort()).toEqual(['model:tokenizer', 'model:weights']);
   });
 });
