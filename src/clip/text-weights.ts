@@ -258,16 +258,16 @@ export function assembleTextWeights(
   };
 }
 
-/** text_config.num_attention_heads (and logit_scale_init_value) from a Hugging Face config.json beside the model. */
-async function hfConfig(dir: string): Promise<{ heads?: number; logitScale?: number }> {
+/**
+ * text_config.num_attention_heads from a Hugging Face config.json beside the model (or its parent).
+ * Its logit_scale_init_value is the *initial* scale, not the trained one, so it is not used.
+ */
+async function hfConfig(dir: string): Promise<{ heads?: number }> {
   for (const path of [join(dir, 'config.json'), join(dirname(dir), 'config.json')]) {
     if (!existsSync(path)) continue;
     try {
-      const json = JSON.parse(await readFile(path, 'utf8')) as { text_config?: { num_attention_heads?: number }; logit_scale_init_value?: number };
-      return {
-        heads: json.text_config?.num_attention_heads,
-        logitScale: json.logit_scale_init_value === undefined ? undefined : Math.exp(json.logit_scale_init_value),
-      };
+      const json = JSON.parse(await readFile(path, 'utf8')) as { text_config?: { num_attention_heads?: number } };
+      return { heads: json.text_config?.num_attention_heads };
     } catch {
       return {};
     }
@@ -279,8 +279,7 @@ async function hfConfig(dir: string): Promise<{ heads?: number; logitScale?: num
 export async function loadTextWeightsFromOnnx(path: string, options: { heads?: number } = {}): Promise<TextModelWeights> {
   const { tensors, heads } = readOnnxTextWeights(new Uint8Array(await readFile(path)), path);
   const cfg = await hfConfig(dirname(path));
-  const weights = assembleTextWeights(tensors, 'in-out', options.heads ?? heads ?? cfg.heads, path);
-  return { ...weights, logitScale: cfg.logitScale };
+  return assembleTextWeights(tensors, 'in-out', options.heads ?? heads ?? cfg.heads, path);
 }
 
 /** Loads the text tower of a Hugging Face CLIP `model.safetensors` (float32 or float16). */
@@ -297,7 +296,7 @@ export async function loadTextWeightsFromSafetensors(path: string, options: { he
   }
   const cfg = await hfConfig(dirname(path));
   const weights = assembleTextWeights(raw, 'out-in', options.heads ?? cfg.heads, path);
-  return { ...weights, logitScale: logitScale ?? cfg.logitScale };
+  return { ...weights, logitScale };
 }
 
 /** By extension: `.safetensors` or ONNX. */
