@@ -1,17 +1,11 @@
 // Robust UPL's two steps outside prompt tuning: pseudo-labels from (zero-shot) probabilities with K
 // random samples per pseudo-class (shots.ts), and the ensemble of several heads' probabilities.
-import { MethodInputError } from '../linalg.js';
+import { MethodInputError, argmaxRows } from '../linalg.js';
 
 /** Arg-max labels [N] of probabilities [N, K] (first on ties). */
 export function pseudoLabels(probs: Float32Array, n: number, numClasses: number): Int32Array {
   if (probs.length !== n * numClasses) throw new MethodInputError(`probabilities have ${probs.length} values, expected ${n}·${numClasses}`);
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < numClasses; c++) if (probs[i * numClasses + c] > probs[i * numClasses + best]) best = c;
-    out[i] = best;
-  }
-  return out;
+  return argmaxRows(probs, numClasses);
 }
 
 /** The element-wise mean of equally shaped probability matrices (an ensemble of heads). */
