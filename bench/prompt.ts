@@ -93,8 +93,14 @@ export async function benchPrompt(opts: BenchOptions): Promise<BenchRow[]> {
   const stepOptions = { loss: { kind: 'ce' }, logitScale: 100, momentum: 0.9, weightDecay: 5e-4 } as PromptTuneOptions;
 
   const reps = opts.quick ? 3 : 2;
+  const say = (row: BenchRow) => {
+    rows.push(row);
+    process.stderr.write(`bench prompt: ${row.metric} = ${row.value.toFixed(2)} ${row.unit}${row.baseline !== undefined ? ` (baseline ${row.baseline.toFixed(2)}, ratio ${row.ratio?.toFixed(3)})` : ''}\n`);
+  };
   const torch = torchStep(config, reps, 0);
-  const torch1 = torchStep(config, reps, 1);
+  process.stderr.write(`bench prompt: PyTorch step ${torch ? `${torch.ms.toFixed(1)} ms on ${torch.threads} threads` : 'unavailable'}\n`);
+  // A second, single-threaded PyTorch row when its default uses more threads (tfjs wasm runs on one).
+  const torch1 = torch && torch.threads > 1 ? torchStep(config, reps, 1) : undefined;
   let wasmStepMs: number | undefined;
   for (const name of ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as BackendName[]) {
     let backend;
@@ -112,7 +118,7 @@ export async function benchPrompt(opts: BenchOptions): Promise<BenchRow[]> {
     try {
       const ms = time(name === 'cpu' && !opts.quick ? 1 : reps, () => promptStep(tf, learner, momentum, features, config.embedDim, labels, undefined, idx, stepOptions, 0.002));
       if (name === 'wasm') wasmStepMs = ms;
-      rows.push({
+      say({
         bench: 'prompt', metric: `CoOp step ${backend.name} (${shape}, K ${K}, n_ctx ${N_CTX}) ms`, value: ms, unit: 'ms',
         ...(torch ? { baseline: torch.ms, ratio: ms / torch.ms, target: `vs PyTorch CPU (${torch.threads} threads), same run` } : {}),
       });
@@ -122,7 +128,7 @@ export async function benchPrompt(opts: BenchOptions): Promise<BenchRow[]> {
       model.dispose();
     }
   }
-  if (torch1) rows.push({ bench: 'prompt', metric: `CoOp step PyTorch CPU 1 thread (${shape}) ms`, value: torch1.ms, unit: 'ms', ...(wasmStepMs ? { baseline: wasmStepMs, ratio: torch1.ms / wasmStepMs, target: 'baseline: wasm step' } : {}) });
+  if (torch1) say({ bench: 'prompt', metric: `CoOp step PyTorch CPU 1 thread (${shape}) ms`, value: torch1.ms, unit: 'ms', ...(wasmStepMs ? { baseline: wasmStepMs, ratio: torch1.ms / wasmStepMs, target: 'baseline: wasm step' } : {}) });
 
   // Forward throughput: 10 prompts of 21 tokens; ONNX always runs the 77 positions, tfjs up to the EOT.
   const { tf } = await selectBackend('wasm');
@@ -142,7 +148,7 @@ export async function benchPrompt(opts: BenchOptions): Promise<BenchRow[]> {
     const tfMs = time(reps, () => model.encodeIds(ids, K, 77));
     const onnx = (K * 1000) / median(onnxMs);
     const ours = (K * 1000) / tfMs;
-    rows.push({ bench: 'prompt', metric: `text forward tfjs wasm, up to EOT (${shape}) prompts/s`, value: ours, unit: 'prompts/s', baseline: onnx, ratio: ours / onnx, target: 'vs onnxruntime CPU 1 thread, 77 positions' });
+    say({ bench: 'prompt', metric: `text forward tfjs wasm, up to EOT (${shape}) prompts/s`, value: ours, unit: 'prompts/s', baseline: onnx, ratio: ours / onnx, target: 'vs onnxruntime CPU 1 thread, 77 positions' });
   } finally {
     await session.release();
     model.dispose();
