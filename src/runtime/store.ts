@@ -2,12 +2,13 @@
 //   objects/<2 hex>/<62 hex>   immutable blobs named by their sha256
 //   actions/<2 hex>/<key>.json the outputs a node key produced (written after all its objects)
 //   runs/<id>.json             the latest run record of each pipeline (gc roots, `results`)
+//   runs/history/<id>.jsonl    one line per run of each pipeline (`sieve runs`, `results --latest`)
 //   state/                     memos: external files' hashes, plans (see plan-cache.ts)
 //   tmp/                       temp files; everything becomes visible only through rename
 // Renames within one filesystem are atomic, so a killed process never leaves a partial object, and
 // two processes writing the same object write the same bytes: last rename wins, both are right.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorruptObjectError } from './errors.js';
@@ -220,6 +221,28 @@ export class Store {
       }
       throw e;
     }
+  }
+
+  /** Appends one line to a pipeline's run history (O_APPEND: concurrent runs do not interleave a line). */
+  async appendRunHistory(id: string, entry: Json): Promise<void> {
+    await this.init();
+    mkdirSync(join(this.runsDir, 'history'), { recursive: true });
+    appendFileSync(join(this.runsDir, 'history', `${id}.jsonl`), `${JSON.stringify(entry)}\n`);
+  }
+
+  /** A pipeline's run history, oldest first (lines that do not parse, from a crash mid-write, are skipped). */
+  async readRunHistory(id: string): Promise<Json[]> {
+    const text = await readFile(join(this.runsDir, 'history', `${id}.jsonl`), 'utf8').catch(() => '');
+    const out: Json[] = [];
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        out.push(JSON.parse(line) as Json);
+      } catch {
+        // a partial last line
+      }
+    }
+    return out;
   }
 
   async listRunRecords(): Promise<Json[]> {
