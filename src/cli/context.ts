@@ -19,14 +19,14 @@ export interface PlanFlags {
  * Plans the pipeline, through the plan cache of the store it uses. `writesCache` says whether the
  * command will write to that store anyway (run); otherwise no cache directory is created for the memo.
  */
-export function planPipeline(pipeline: string | undefined, flags: PlanFlags & CacheFlags, writesCache = false): Promise<Plan> {
+export async function planPipeline(pipeline: string | undefined, flags: PlanFlags & CacheFlags, writesCache = false): Promise<Plan> {
   const file = pipeline ?? DEFAULT_PIPELINE;
   const baseDir = dirname(resolve(file));
   const planCache = (declaredCache: string | undefined): PlanCache => {
     const store = new Store(resolveCacheDir(flags, { cache: declaredCache, baseDir }));
     return new PlanCache(store.planCacheDir, writesCache ? undefined : store.root);
   };
-  return loadPlan(file, {
+  const plan = await loadPlan(file, {
     planCache,
     registry: builtinRegistry(),
     overrides: flags.param,
@@ -35,4 +35,7 @@ export function planPipeline(pipeline: string | undefined, flags: PlanFlags & Ca
     noSweep: flags.sweep === false,
     plugins: flags.plugin,
   });
+  // What planning has to say (a `-p` that replaced a sweep axis): on stderr, so --json stays clean.
+  for (const note of plan.file.notes ?? []) process.stderr.write(`${note}\n`);
+  return plan;
 }
