@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { builtinRegistry } from '../nodes/index.js';
 import { loadPlan, type Plan } from '../runtime/plan.js';
 import { PlanCache } from '../runtime/plan-cache.js';
+import { ValidationError } from '../runtime/errors.js';
 import { Store } from '../runtime/store.js';
 import { DEFAULT_PIPELINE, resolveCacheDir, type CacheFlags } from './defaults.js';
 
@@ -38,4 +39,19 @@ export async function planPipeline(pipeline: string | undefined, flags: PlanFlag
   // What planning has to say (a `-p` that replaced a sweep axis): on stderr, so --json stays clean.
   for (const note of plan.file.notes ?? []) process.stderr.write(`${note}\n`);
   return plan;
+}
+
+/**
+ * For commands that read the lockfile rather than the grid (`results`, `report`, `runs`): the
+ * pipeline planned without its sweep section when that is valid (they need its node types, name and
+ * cache, not a plan of every point), else as usual.
+ */
+export async function planForLockfile(pipeline: string | undefined, flags: PlanFlags & CacheFlags): Promise<Plan> {
+  if (flags.sweep === false || flags.grid?.length || flags.zip?.length) return planPipeline(pipeline, flags);
+  try {
+    return await planPipeline(pipeline, { ...flags, sweep: false });
+  } catch (e) {
+    if (e instanceof ValidationError) return planPipeline(pipeline, flags);
+    throw e;
+  }
 }

@@ -16,7 +16,7 @@ import { lockfilePath, readLockfile } from '../runtime/lockfile.js';
 import { pipelineStatus } from '../runtime/status.js';
 import { Store } from '../runtime/store.js';
 import { formatBytes, formatMs } from '../reporters/format.js';
-import { planPipeline, type PlanFlags } from './context.js';
+import { planForLockfile, planPipeline, type PlanFlags } from './context.js';
 import { dagMermaid, dagText } from './dag-view.js';
 import { resolveCacheDir, type CacheFlags } from './defaults.js';
 import { printResults, terminalWidth, type ResultsFlags } from './results-view.js';
@@ -118,13 +118,13 @@ async function writeOutput(store: Store, outputs: Record<string, ObjectRef>, fil
 }
 
 export async function resultsCommand(pipeline: string | undefined, flags: PlanFlags & CacheFlags & ResultsFlags): Promise<void> {
-  const p = await planPipeline(pipeline, flags);
+  const p = await planForLockfile(pipeline, flags);
   await printResults(p, new Store(resolveCacheDir(flags, p.file)), flags);
 }
 
 /** `sieve runs`: the pipeline's past runs, from the run history in its cache. */
 export async function runsCommand(pipeline: string | undefined, flags: PlanFlags & CacheFlags & { json?: boolean; limit?: string }): Promise<void> {
-  const p = await planPipeline(pipeline, flags);
+  const p = await planForLockfile(pipeline, flags);
   const store = new Store(resolveCacheDir(flags, p.file));
   let history = (await store.readRunHistory(runRecordId(p.file.path))) as unknown as RunHistoryEntry[];
   const limit = flags.limit === undefined ? 20 : Number(flags.limit);

@@ -8,7 +8,7 @@ import { Store } from '../runtime/store.js';
 import type { Json } from '../runtime/tensor.js';
 import { writeFileAtomic } from '../runtime/atomic-file.js';
 import { reportHtml, type ReportInput } from '../reporters/report.js';
-import { planPipeline, type PlanFlags } from './context.js';
+import { planForLockfile, type PlanFlags } from './context.js';
 import { resolveCacheDir, type CacheFlags } from './defaults.js';
 import { resultsView } from './results-view.js';
 
@@ -59,7 +59,7 @@ async function pointDetail(store: Store, point: LockPoint, id: string): Promise<
 }
 
 export async function reportCommand(pipeline: string | undefined, flags: ReportFlags): Promise<void> {
-  const p = await planPipeline(pipeline, flags);
+  const p = await planForLockfile(pipeline, flags);
   const lock = await readLockfile(lockfilePath(p.file.path));
   if (!lock) throw new UsageError(`no lockfile for ${p.file.path}: run the pipeline first`);
   const store = new Store(resolveCacheDir(flags, p.file));

@@ -29,30 +29,56 @@ export function sweptAxes(table: ResultsTable): string[] {
     .filter((c) => c !== 'n' && new Set(table.rows.map((r) => JSON.stringify(r[c] ?? null))).size > 1);
 }
 
-/** `metric` against `axis`, one curve per combination of the other axes; ± std bars when aggregated. */
+/** At most this many curves in one plot; beyond it, the curves follow one other axis and the rest are averaged. */
+export const MAX_SERIES = 10;
+
+const distinct = (table: ResultsTable, col: string): number => new Set(table.rows.map((r) => JSON.stringify(r[col] ?? null))).size;
+
+/**
+ * `metric` against `axis`, one curve per combination of the other axes (± std bars when the table
+ * is aggregated). When that would be more than MAX_SERIES curves, the curves follow the first other
+ * axis with few enough values and the points are means (± std) over the remaining axes.
+ */
 export function lineFigure(table: ResultsTable, metric: string, axis: string, axes: readonly string[]): Figure {
-  const others = axes.filter((a) => a !== axis);
+  let others = axes.filter((a) => a !== axis);
+  let averaged: string[] = [];
+  if (others.reduce((n, a) => n * distinct(table, a), 1) > MAX_SERIES) {
+    const keep = others.find((a) => distinct(table, a) <= MAX_SERIES);
+    averaged = others.filter((a) => a !== keep);
+    others = keep ? [keep] : [];
+  }
   const numeric = table.rows.every((r) => typeof r[axis] === 'number');
-  const values = table.rows
-    .filter((r) => typeof r[metric] === 'number')
-    .map((r) => {
-      const y = r[metric] as number;
-      const sd = typeof r[`${metric}${STD_SUFFIX}`] === 'number' ? (r[`${metric}${STD_SUFFIX}`] as number) : 0;
-      return {
-        x: numeric ? r[axis] : label(r[axis]),
-        y, lo: y - sd, hi: y + sd,
-        series: others.length ? others.map((o) => `${o.split('.').pop()}=${label(r[o])}`).join(', ') : 'all',
-      };
+  const raw = table.rows
+    .filter((r) => typeof r[metric] === 'number' && Number.isFinite(r[metric]))
+    .map((r) => ({
+      x: numeric ? r[axis] : label(r[axis]),
+      y: r[metric] as number,
+      sd: typeof r[`${metric}${STD_SUFFIX}`] === 'number' ? (r[`${metric}${STD_SUFFIX}`] as number) : 0,
+      series: others.length ? others.map((o) => `${o.split('.').pop()}=${label(r[o])}`).join(', ') : 'all',
+    }));
+  let values = raw.map((v) => ({ x: v.x, y: v.y, lo: v.y - v.sd, hi: v.y + v.sd, series: v.series }));
+  if (averaged.length > 0) {
+    const groups = new Map<string, typeof raw>();
+    for (const v of raw) {
+      const k = JSON.stringify([v.x, v.series]);
+      groups.set(k, [...(groups.get(k) ?? []), v]);
+    }
+    values = [...groups.values()].map((g) => {
+      const mean = g.reduce((a, v) => a + v.y, 0) / g.length;
+      const sd = g.length > 1 ? Math.sqrt(g.reduce((a, v) => a + (v.y - mean) ** 2, 0) / (g.length - 1)) : 0;
+      return { x: g[0].x, y: mean, lo: mean - sd, hi: mean + sd, series: g[0].series };
     });
+  }
   const x = { field: 'x', type: numeric ? 'quantitative' : 'ordinal', title: axis, ...(numeric ? { scale: { zero: false } } : { sort: null }) };
   const color = others.length ? { color: { field: 'series', type: 'nominal', title: others.join(', ') } } : {};
   const layers: VegaLiteSpec[] = [
     { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'y', type: 'quantitative', title: metric, scale: { zero: false } }, ...color } },
   ];
-  if (table.over) {
+  if (table.over || averaged.length > 0) {
     layers.push({ mark: { type: 'errorbar', ticks: true }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: metric }, y2: { field: 'hi' }, ...color } });
   }
-  const title = `${metric}${table.over ? ` (mean ± std over ${table.over})` : ''} vs ${axis}`;
+  const over = [...(table.over ? [table.over] : []), ...averaged];
+  const title = `${metric}${over.length ? ` (mean ± std over ${over.join(', ')})` : ''} vs ${axis}`;
   return { title, spec: { $schema: SCHEMA, title, width: 380, height: 240, data: { values }, layer: layers } };
 }
 

@@ -40,8 +40,12 @@ export async function collectResults(lock: Lockfile, registry: NodeRegistry, sto
       for (const port of ports) {
         const ref = rec.outputs[port];
         if (!ref) continue;
-        const bytes = await store.read(ref).catch(() => undefined);
-        if (!bytes) continue;
+        let bytes: Uint8Array;
+        try {
+          bytes = store.readSync(ref); // small, and one per point: see Store.readSync
+        } catch {
+          continue;
+        }
         found = true;
         for (const [k, v] of Object.entries(scalars(decodeArtifact(ref, bytes) as Json))) {
           const col = `${nodeId}.${k}`;
