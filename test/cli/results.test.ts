@@ -1,6 +1,7 @@
 // Never losing a result, and comparing them: the lockfile and results/ accumulate points, -p joins
 // point ids and replaces a swept axis, unreadable lockfiles are refused, `sieve results` options,
 // `sieve runs`, `show --out`, and the project root that holds the cache and the results.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { ValidationError } from '../../src/runtime/errors.js';
 import { lockfilePath } from '../../src/runtime/lockfile.js';
 import { decodeSafetensors } from '../../src/runtime/safetensors.js';
 import {
-  PLUGINS_LINE, assertCliBuilt, clearLog, executionCounts, linearPipeline, lockfileOf, makeTempDir, planPipeline,
+  PLUGINS_LINE, REPO_ROOT, assertCliBuilt, clearLog, executionCounts, linearPipeline, lockfileOf, makeTempDir, planPipeline,
   removeTempDirs, runCli, writePipeline,
 } from '../helpers/runtime.js';
 
@@ -219,6 +220,20 @@ describe('show', () => {
     const { tensors } = decodeSafetensors(new Uint8Array(await readFile(st)));
     expect(Object.keys(tensors)).toEqual(['y']);
     expect(Array.from(tensors.y.data as Float32Array)).toEqual([3, 6, 9, 12]);
+
+    // The README's NumPy reader, run on the object `show` printed and on the files it wrote.
+    const python = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' });
+    if (python.status === 0) {
+      const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
+      const block = /```python\n([\s\S]*?def read_safetensors[\s\S]*?)\n\n[a-z]+ = read_safetensors/.exec(readme)![1];
+      const object = /(\/\S+\/objects\/[0-9a-f]{2}\/[0-9a-f]{62}) \(safetensors/.exec(shown.stdout)![1];
+      const script = `${block}\nimport sys\nprint(read_safetensors(sys.argv[1])["data"].tolist(), read_safetensors(sys.argv[2])["y"].tolist(), np.load(sys.argv[3]).tolist())`;
+      const r = spawnSync('python3', ['-c', script, object, st, npy], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.stdout.trim()).toBe('[3.0, 6.0, 9.0, 12.0] [3.0, 6.0, 9.0, 12.0] [3.0, 6.0, 9.0, 12.0]');
+    } else {
+      console.warn('skipped the README NumPy reader check: python3 with numpy is not installed');
+    }
 
     const wrong = await t.sieve('show', 'm', t.pipeline, '--out', npy);
     expect(wrong.exitCode).toBe(2);
