@@ -18,9 +18,10 @@ const haveTokenizer = existsSync(join(TOKENIZER, 'tokenizer.json'));
 
 afterAll(removeTempDirs);
 
-async function metricsOf(pipeline: string, store: Store, node: string, point = 'default'): Promise<Record<string, Json>> {
+/** A node's metrics at a point of the lockfile (default: its only point; `-p` overrides are part of point ids). */
+async function metricsOf(pipeline: string, store: Store, node: string, point?: string): Promise<Record<string, Json>> {
   const lock = await lockfileOf(pipeline);
-  const ref = lock.points[point].nodes[node].outputs.metrics;
+  const ref = lock.points[point ?? Object.keys(lock.points)[0]].nodes[node].outputs.metrics;
   return decodeArtifact(ref, await store.read(ref)) as Record<string, Json>;
 }
 
