@@ -102,6 +102,15 @@ async function writeFiles(dir: string, name: string, table: ResultsTable): Promi
 }
 
 /**
+ * After a single-point run: `results/<name>.csv` and `.json` brought up to date with every point of
+ * the lockfile (nothing is written when no point has metrics).
+ */
+export async function writeResultsFiles(p: Plan, store: Store, lock: Lockfile): Promise<void> {
+  const full = await collectResults(lock, p.registry, store);
+  if (metricColumnsOf(full).length > 0) await writeFiles(resultsDir(p.file.baseDir), p.file.name, full);
+}
+
+/**
  * The results of the pipeline's lockfile (`lock` when the caller has it): every point written to
  * `<dir>/<name>.csv` and `.json` (and the aggregated table to `<name>.over-<axis>.*` with --over),
  * the view printed as a table fitted to the terminal, or as CSV or JSON on stdout.

@@ -16,7 +16,7 @@ import { TerminalReporter } from '../reporters/terminal.js';
 import { SIEVE_VERSION } from '../version.js';
 import { planPipeline, type PlanFlags } from './context.js';
 import { resolveCacheDir, type CacheFlags } from './defaults.js';
-import { printResults } from './results-view.js';
+import { printResults, writeResultsFiles } from './results-view.js';
 
 export interface RunFlags extends PlanFlags, CacheFlags {
   jobs?: string;
@@ -70,9 +70,11 @@ export async function runCommand(pipeline: string | undefined, flags: RunFlags, 
   const result = await execute(p, { store, jobs, listeners, targets: flags.only });
   // The lockfile this run wrote (or left as it was), rather than read again.
   const lock = lockWriter.lockfile;
-  if (!flags.json && lock) {
-    if (p.points.length > 1) await printResults(p, store, {}, lock);
-    else for (const t of await metricsTables(p, store, lock)) process.stdout.write(`\n${t}\n`);
+  // results/<name>.* follow the lockfile after every run: every point, not only this run's.
+  if (lock && !flags.json && p.points.length > 1) await printResults(p, store, {}, lock);
+  else if (lock) {
+    if (!flags.json) for (const t of await metricsTables(p, store, lock)) process.stdout.write(`\n${t}\n`);
+    await writeResultsFiles(p, store, lock);
   }
   return result.summary.ok ? 0 : 1;
 }

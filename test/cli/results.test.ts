@@ -48,7 +48,7 @@ describe('never lose a result', () => {
     let points = Object.keys((await lockfileOf(t.pipeline)).points);
     expect(points).toHaveLength(7);
     expect(points).toContain('src.value=3');
-    expect(await csvRows(join(t.dir, 'results', 'linear.csv'))).toHaveLength(6); // written by the grid run
+    expect(await csvRows(join(t.dir, 'results', 'linear.csv'))).toHaveLength(7); // every point, this one too
 
     // A narrower grid: its points are replaced (same ids), the others stay.
     const narrow = await t.sieve('run', t.pipeline, '--no-sweep', '--grid', 'scaled.factor=2,5');
