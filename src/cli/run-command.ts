@@ -74,7 +74,8 @@ export async function runCommand(pipeline: string | undefined, flags: RunFlags, 
   if (lock && !flags.json && p.points.length > 1) await printResults(p, store, {}, lock);
   else if (lock) {
     if (!flags.json) for (const t of await metricsTables(p, store, lock)) process.stdout.write(`\n${t}\n`);
-    await writeResultsFiles(p, store, lock);
+    // A run that executed nothing changed no result (and a no-op rerun stays a few reads).
+    if (result.summary.counts.ran > 0) await writeResultsFiles(p, store, lock);
   }
   return result.summary.ok ? 0 : 1;
 }
