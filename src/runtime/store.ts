@@ -126,23 +126,7 @@ export class Store {
   /** Reads an object and checks size and content hash; a bad object is removed and reported. */
   async read(ref: { hash: string; size: number }): Promise<Uint8Array> {
     const path = this.objectPath(ref.hash);
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(path);
-    } catch (e) {
-      throw new CorruptObjectError(ref.hash, path, `missing (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`);
-    }
-    const reason =
-      bytes.byteLength !== ref.size
-        ? `size ${bytes.byteLength} but ${ref.size} expected`
-        : sha256(bytes) !== ref.hash
-          ? 'content does not match its hash'
-          : undefined;
-    if (reason) {
-      await rm(path, { force: true });
-      throw new CorruptObjectError(ref.hash, path, reason);
-    }
-    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return this.verified(ref, path, await readFile(path).catch((e: Error) => e));
   }
 
   /**
@@ -151,11 +135,19 @@ export class Store {
    */
   readSync(ref: { hash: string; size: number }): Uint8Array {
     const path = this.objectPath(ref.hash);
-    let bytes: Buffer;
+    let bytes: Buffer | Error;
     try {
       bytes = readFileSync(path);
     } catch (e) {
-      throw new CorruptObjectError(ref.hash, path, `missing (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+      bytes = e as Error;
+    }
+    return this.verified(ref, path, bytes);
+  }
+
+  /** The bytes read for `ref` when their size and hash match; otherwise the object is removed and reported. */
+  private verified(ref: { hash: string; size: number }, path: string, bytes: Buffer | Error): Uint8Array {
+    if (bytes instanceof Error) {
+      throw new CorruptObjectError(ref.hash, path, `missing (${(bytes as NodeJS.ErrnoException).code ?? 'unreadable'})`);
     }
     const reason =
       bytes.byteLength !== ref.size
