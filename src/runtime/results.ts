@@ -294,7 +294,7 @@ export interface Rendered {
 export function renderTable(table: ResultsTable, opts: RenderOptions): Rendered {
   const gap = 2;
   const params = table.columns.slice(1, 1 + table.paramColumns);
-  const best = opts.best ? bestRow(table, opts.best) : undefined;
+  const best = opts.best && table.rows.length > 1 ? bestRow(table, opts.best) : undefined;
   const cell = (r: Record<string, Json>, c: string): string => {
     if (params.includes(c)) return r[c] === undefined ? '' : typeof r[c] === 'string' ? (r[c] as string) : JSON.stringify(r[c]);
     if (!table.over || c === 'n') return formatCell(r[c]);
