@@ -1,8 +1,6 @@
 // `sieve run` / `sieve sweep`: execute a plan with the terminal view (or the JSON stream), the
 // lockfile writer and the run record listening to one event stream; then print its metrics.
 import { availableParallelism } from 'node:os';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
 import pc from 'picocolors';
 import { decodeArtifact } from '../runtime/artifact.js';
 import { UsageError } from '../runtime/errors.js';
@@ -10,16 +8,15 @@ import type { RunListener } from '../runtime/events.js';
 import { execute } from '../runtime/executor.js';
 import { LockfileWriter, lockfilePath, lockfileTypes, readLockfile, type Lockfile } from '../runtime/lockfile.js';
 import type { Plan } from '../runtime/plan.js';
-import { collectResults, printableColumns, toCsv } from '../runtime/results.js';
 import { RunRecordWriter } from '../runtime/run-record.js';
 import { Store } from '../runtime/store.js';
 import type { Json } from '../runtime/tensor.js';
 import { JsonReporter } from '../reporters/json.js';
 import { TerminalReporter } from '../reporters/terminal.js';
-import { textTable } from '../reporters/format.js';
 import { SIEVE_VERSION } from '../version.js';
 import { planPipeline, type PlanFlags } from './context.js';
 import { resolveCacheDir, type CacheFlags } from './defaults.js';
+import { printResults, writeResultsFiles } from './results-view.js';
 
 export interface RunFlags extends PlanFlags, CacheFlags {
   jobs?: string;
@@ -44,33 +41,6 @@ async function metricsTables(p: Plan, store: Store, lock: Lockfile): Promise<str
   return out;
 }
 
-/**
- * The results table of a grid: printed (columns that vary), and written as CSV and JSON. `lock` is
- * the pipeline's lockfile, read from its file when not given.
- */
-export async function printResults(p: Plan, store: Store, outDir: string | undefined, lock?: Lockfile): Promise<void> {
-  lock ??= await readLockfile(lockfilePath(p.file.path));
-  if (!lock) throw new UsageError(`no lockfile for ${p.file.path}: run the pipeline first`);
-  const table = await collectResults(lock, p.registry, store);
-  const dir = resolve(outDir ?? 'results');
-  await mkdir(dir, { recursive: true });
-  const base = join(dir, p.file.name);
-  await writeFile(`${base}.csv`, toCsv(table));
-  await writeFile(`${base}.json`, `${JSON.stringify(table, null, 1)}\n`);
-  const columns = printableColumns(table, table.paramColumns);
-  process.stdout.write(`${textTable(columns, table.rows.map((r) => columns.map((c) => asCell(r[c]))))}\n`);
-  if (columns.length < table.columns.length) {
-    process.stdout.write(pc.dim(`(${table.columns.length - columns.length} metric column(s) equal at every point are only in the files)\n`));
-  }
-  if (table.missing.length) process.stdout.write(pc.yellow(`no metrics yet for: ${table.missing.join(', ')}\n`));
-  process.stdout.write(pc.dim(`written ${base}.csv and ${base}.json\n`));
-}
-
-function asCell(v: Json | undefined): string | number | undefined {
-  if (v === undefined || v === null) return undefined;
-  return typeof v === 'number' || typeof v === 'string' ? v : JSON.stringify(v);
-}
-
 /** Runs the pipeline; `requireGrid` is `sweep`'s check that there is something to sweep. Returns the exit code. */
 export async function runCommand(pipeline: string | undefined, flags: RunFlags, requireGrid = false): Promise<number> {
   const p = await planPipeline(pipeline, flags, true);
@@ -81,6 +51,8 @@ export async function runCommand(pipeline: string | undefined, flags: RunFlags, 
   const unknown = (flags.only ?? []).filter((id) => !p.file.nodes.some((n) => n.id === id));
   if (unknown.length) throw new UsageError(`--only names unknown node(s): ${unknown.join(', ')}`);
   const lockPath = lockfilePath(p.file.path);
+  // A lockfile this Sieve cannot read stops the run before anything runs (and is never overwritten).
+  await readLockfile(lockPath);
   const lockWriter = new LockfileWriter(p, SIEVE_VERSION, lockPath);
   const listeners: RunListener[] = [
     flags.json
@@ -93,14 +65,17 @@ export async function runCommand(pipeline: string | undefined, flags: RunFlags, 
           pointCount: p.points.length,
         }),
     lockWriter,
-    new RunRecordWriter(p, store, lockPath),
+    new RunRecordWriter(p, store, lockPath, process.argv.slice(2)),
   ];
   const result = await execute(p, { store, jobs, listeners, targets: flags.only });
   // The lockfile this run wrote (or left as it was), rather than read again.
   const lock = lockWriter.lockfile;
-  if (!flags.json && lock) {
-    if (p.points.length > 1) await printResults(p, store, undefined, lock);
-    else for (const t of await metricsTables(p, store, lock)) process.stdout.write(`\n${t}\n`);
+  // results/<name>.* follow the lockfile after every run: every point, not only this run's.
+  if (lock && !flags.json && p.points.length > 1) await printResults(p, store, {}, lock);
+  else if (lock) {
+    if (!flags.json) for (const t of await metricsTables(p, store, lock)) process.stdout.write(`\n${t}\n`);
+    // A run that executed nothing changed no result (and a no-op rerun stays a few reads).
+    if (result.summary.counts.ran > 0) await writeResultsFiles(p, store, lock);
   }
   return result.summary.ok ? 0 : 1;
 }

@@ -4,7 +4,7 @@
 import { relative, resolve } from 'node:path';
 import { cifarFiles, readCifar } from '../data/cifar.js';
 import { DatasetError } from '../data/errors.js';
-import { featureFiles, readFeatures, type FeatureFileSpec } from '../data/features.js';
+import { featureFiles, namedArrayFiles, readFeatures, readNamedArray, toLabels, toTextFeatures, type FeatureFileSpec } from '../data/features.js';
 import { listImageFolder, type FolderLayout } from '../data/image-folder.js';
 import { mnistFiles, readMnist } from '../data/idx.js';
 import { readManifest } from '../data/manifest.js';
@@ -33,6 +33,8 @@ export interface LoadParams {
   train_labels?: string;
   test_labels?: string;
   features_key?: string;
+  text_features?: string;
+  extra_labels?: Record<string, string>;
   num_classes?: number;
   dim?: number;
   train_per_class?: number;
@@ -73,6 +75,8 @@ const SOURCE_PARAMS: Record<string, readonly Source[]> = {
   train_labels: ['features'],
   test_labels: ['features'],
   features_key: ['features'],
+  text_features: ['features'],
+  extra_labels: ['features'],
   ...Object.fromEntries(SYNTHETIC_PARAMS.map((p) => [p, ['synthetic'] as const])),
   ...Object.fromEntries(SHARED_SYNTHETIC_PARAMS.map((p) => [p, ['synthetic', 'synthetic-prompts'] as const])),
   ...Object.fromEntries(PROMPT_SYNTHETIC_PARAMS.map((p) => [p, ['synthetic-prompts'] as const])),
@@ -144,7 +148,8 @@ async function localFiles(p: LoadParams, baseDir: string): Promise<string[]> {
     }
     case 'features': {
       const specs = featureSpecs(p, baseDir);
-      return [...featureFiles(specs.train), ...(specs.test ? featureFiles(specs.test) : [])];
+      const extra = namedArrayFiles([...(p.text_features ? [p.text_features] : []), ...Object.values(p.extra_labels ?? {})], path);
+      return [...featureFiles(specs.train), ...(specs.test ? featureFiles(specs.test) : []), ...extra];
     }
   }
 }
@@ -152,6 +157,8 @@ async function localFiles(p: LoadParams, baseDir: string): Promise<string[]> {
 interface Split {
   x: Tensor;
   labels: Int32Array;
+  /** Extra per-sample label arrays (features source), kept row for row with `x`. */
+  extra?: Record<string, Int32Array>;
 }
 interface Loaded {
   train: Split;
@@ -238,9 +245,25 @@ async function loadSource(ctx: NodeContext<LoadParams>): Promise<Loaded> {
   }
   if (p.source === 'synthetic-prompts') return loadSyntheticPrompts(ctx);
   if (p.source === 'features') {
-    const ds = await readFeatures({ ...featureSpecs(p, ctx.baseDir), classes: p.classes });
+    const specs = featureSpecs(p, ctx.baseDir);
+    const ds = await readFeatures({ ...specs, classes: p.classes });
     const split = (s: { features: Tensor<'float32'>; labels: Int32Array }): Split => ({ x: s.features, labels: s.labels });
-    return { train: split(ds.train), test: ds.test ? split(ds.test) : undefined, classes: ds.classes };
+    const dir = resolve(ctx.baseDir, p.path ?? '.');
+    const train = split(ds.train);
+    const n = train.labels.length;
+    if (p.extra_labels) {
+      train.extra = {};
+      for (const [name, source] of Object.entries(p.extra_labels)) {
+        const labels = toLabels(await readNamedArray(source, dir, specs.train.file, `extra_labels.${name}`), `extra_labels.${name}`);
+        if (labels.length !== n) throw new DatasetError(`extra_labels.${name}: ${labels.length} labels, the train features have ${n} rows`);
+        for (const y of labels) if (y >= ds.classes.length) throw new DatasetError(`extra_labels.${name}: label ${y} but only ${ds.classes.length} classes`);
+        train.extra[name] = labels;
+      }
+    }
+    const textFeatures = p.text_features
+      ? toTextFeatures(await readNamedArray(p.text_features, dir, specs.train.file, 'text_features'), ds.classes.length, ds.train.features.shape[1], 'text_features')
+      : undefined;
+    return { train, test: ds.test ? split(ds.test) : undefined, classes: ds.classes, ...(textFeatures ? { textFeatures } : {}) };
   }
   const path = await dataPath(ctx);
   const fromImages = (ds: ImageDataset): Loaded => ({
@@ -263,7 +286,9 @@ async function loadSource(ctx: NodeContext<LoadParams>): Promise<Loaded> {
 }
 
 function take(split: Split, indices: Int32Array): Split {
-  return { x: takeRows(split.x, indices), labels: takeLabels(split.labels, indices) };
+  const out: Split = { x: takeRows(split.x, indices), labels: takeLabels(split.labels, indices) };
+  if (split.extra) out.extra = Object.fromEntries(Object.entries(split.extra).map(([k, v]) => [k, takeLabels(v, indices)]));
+  return out;
 }
 
 /** Applies `holdout`, then `max_train` / `max_test`. */
@@ -312,6 +337,13 @@ function outputPorts(p: LoadParams): Record<string, OutputPort> {
   if (p.source === 'synthetic' || p.source === 'synthetic-prompts') {
     features.text_features = { kind: 'tensor', dtype: 'float32', rank: 3, description: 'Class text embeddings [K, 1, D] (simulated; synthetic-prompts: of the handcrafted template)' };
   }
+  if (p.source === 'features' && p.text_features !== undefined) {
+    features.text_features = { kind: 'tensor', dtype: 'float32', rank: 3, description: 'Class text embeddings [K, P, D] (from text_features)' };
+  }
+  for (const name of Object.keys(p.extra_labels ?? {})) {
+    if (name in features) throw new LoadParamError(`extra_labels.${name}: "${name}" is already an output of load; choose another name`);
+    features[name] = { kind: 'tensor', dtype: 'int32', rank: 1, description: `Per-sample labels of the train split [N] (extra_labels.${name})` };
+  }
   return features;
 }
 
@@ -344,6 +376,14 @@ export default defineNode<LoadParams>({
       train_labels: { type: 'string', minLength: 1, description: 'features: train labels, an .npy file relative to path or a tensor name in the train .safetensors (default "labels").' },
       test_labels: { type: 'string', minLength: 1, description: 'features: test labels, as train_labels.' },
       features_key: { type: 'string', minLength: 1, description: 'features: name of the features tensor in a .safetensors file (default "features").' },
+      text_features: {
+        type: 'string', minLength: 1,
+        description: 'features: class text embeddings [K, P, D] (or [K, D]), an .npy file relative to path or a tensor name in the train .safetensors; output as text_features.',
+      },
+      extra_labels: {
+        type: 'object', propertyNames: { pattern: '^[a-z][a-z0-9_]*$' }, additionalProperties: { type: 'string', minLength: 1 },
+        description: 'features: more per-sample label arrays of the train split, e.g. {true_labels: true.npy}: each an .npy file relative to path or a tensor name in the train .safetensors, output under its name and kept row for row through holdout and max_train.',
+      },
       num_classes: integer(2, `synthetic, synthetic-prompts: number of classes K (default ${SYNTHETIC_DEFAULTS.num_classes}; synthetic-prompts: at most 47, DTD's names).`),
       dim: integer(2, `synthetic: feature dimension D (default ${SYNTHETIC_DEFAULTS.dim}).`),
       train_per_class: integer(1, `synthetic, synthetic-prompts: train samples per class (default ${SYNTHETIC_DEFAULTS.train_per_class}; synthetic-prompts ${PROMPT_SYNTHETIC_DEFAULTS.train_per_class}).`),
@@ -393,6 +433,7 @@ export default defineNode<LoadParams>({
       classes: data.classes,
     };
     if (data.textFeatures) out.text_features = data.textFeatures;
+    for (const [name, labels] of Object.entries(train.extra ?? {})) out[name] = tensor('int32', [labels.length], labels);
     return out;
   },
 });

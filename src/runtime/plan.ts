@@ -29,6 +29,8 @@ export interface PipelineFile {
   remote?: Record<string, Json>;
   nodes: NodeDecl[];
   sweep: SweepAxes;
+  /** What planning has to tell the user (e.g. a `-p` that replaced a sweep axis), one line each. */
+  notes?: string[];
 }
 
 export interface InputEdge {

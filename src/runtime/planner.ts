@@ -7,7 +7,7 @@ import { ValidationError, type Diagnostic } from './errors.js';
 import { hashJson } from './hash.js';
 import { portsFor, type InputPort, type OutputPort, type Ports } from './node-type.js';
 import {
-  expandSweep, parseAxisFlags, parseOverrides, schemaAt, setPath,
+  expandSweep, parseAxisFlags, parseOverrides, pointId, pointValue, schemaAt, setPath, unsetPath,
   type Assignment, type GridPoint, type SweepAxes,
 } from './params.js';
 import { NODE_ID_PATTERN, pipelineDocumentSchema } from './pipeline-schema.js';
@@ -102,9 +102,25 @@ export async function planFromText(path: string, text: string, options: PlanOpti
       checkAssignmentPath({ path: p, value: null, origin: fromFile ? `sweep.${kind}` : `--${kind}` }, knownIds, diags, source);
     }
   }
+  // Hydra's semantics: `-p` on a swept path replaces that axis with its one value (the points keep
+  // their other axes and their ids); every other `-p` is part of each point's id.
+  const replacedAxes: string[] = [];
+  const axisOverrides = new Map<string, Assignment>();
+  for (const a of overrides) {
+    for (const kind of ['grid', 'zip'] as const) {
+      const values = axes[kind][a.path];
+      if (!values) continue;
+      axes[kind][a.path] = values.map(() => a.value).slice(0, kind === 'grid' ? 1 : values.length);
+      axisOverrides.set(a.path, a);
+      replacedAxes.push(`-p ${a.path}=${pointValue(a.value)} replaces the ${kind} axis ${a.path} (${values.map(pointValue).join(', ')})`);
+    }
+  }
+  const pointOverrides = overrides.filter((a) => !axisOverrides.has(a.path));
   let points: GridPoint[];
   try {
-    points = expandSweep(axes, { grid: 'sweep.grid', zip: 'sweep.zip' });
+    points = expandSweep(axes, { grid: 'sweep.grid', zip: 'sweep.zip' }).map((pt) =>
+      withOverrides(pt, pointOverrides, axisOverrides),
+    );
   } catch (e) {
     // Point at the flags when the axes came from the command line, else at the file's sweep section.
     const fromCli = (options.grid?.length ?? 0) + (options.zip?.length ?? 0) > 0;
@@ -113,7 +129,7 @@ export async function planFromText(path: string, text: string, options: PlanOpti
         ? { file: CLI, line: 0, column: 0, field: '--grid/--zip', message: (e as Error).message }
         : source.diagnostic(['sweep'], (e as Error).message, 'key'),
     );
-    points = [{ index: 0, id: 'default', assignments: [] }];
+    points = [withOverrides({ index: 0, id: 'default', assignments: [] }, pointOverrides, axisOverrides)];
   }
 
   const pipelineSeed = typeof raw.seed === 'number' ? raw.seed : 0;
@@ -125,16 +141,18 @@ export async function planFromText(path: string, text: string, options: PlanOpti
 
   // Per point: resolve params (validated, defaults filled) and ports.
   const resolved: { params: Map<string, Record<string, Json>>; seeds: Map<string, number>; ports: Map<string, Ports> }[] = [];
-  const seen = new Set<string>();
+  // A problem found at some points only is reported once, with the points named.
+  const found = new Map<string, { d: Diagnostic; points: string[] }>();
+  let current = '';
   const pushOnce = (d: Diagnostic): void => {
     const id = `${d.file}:${d.line}:${d.column}:${d.field}:${d.message}`;
-    if (!seen.has(id)) {
-      seen.add(id);
-      diags.push(d);
-    }
+    const entry = found.get(id) ?? { d, points: [] };
+    found.set(id, entry);
+    if (!entry.points.includes(current)) entry.points.push(current);
   };
   for (const point of points) {
-    const assignments = [...overrides, ...point.assignments];
+    current = point.id;
+    const assignments = point.assignments;
     const params = new Map<string, Record<string, Json>>();
     const seeds = new Map<string, number>();
     const ports = new Map<string, Ports>();
@@ -149,7 +167,8 @@ export async function planFromText(path: string, text: string, options: PlanOpti
         if (nodeId !== d.id || rest.length === 0) continue;
         if (rest.length === 1 && rest[0] === 'seed') seed = Number(a.value);
         else {
-          p = setPath(p, rest, a.value);
+          // null unsets the param (its default applies): a sweep can switch a param off for some points.
+          p = a.value === null ? unsetPath(p, rest) : setPath(p, rest, a.value);
           assigned.set(rest.join('.'), a);
         }
       }
@@ -179,6 +198,13 @@ export async function planFromText(path: string, text: string, options: PlanOpti
     }
     for (const d of decls) checkInputs(d, ports, knownIds, source, pushOnce);
     resolved.push({ params, seeds, ports });
+  }
+  for (const { d, points: at } of found.values()) {
+    if (at.length === points.length) diags.push(d);
+    else {
+      const names = at.slice(0, 3).join('; ') + (at.length > 3 ? `; and ${at.length - 3} more` : '');
+      diags.push({ ...d, message: `${d.message} (at grid point${at.length > 1 ? 's' : ''} ${names})` });
+    }
   }
   if (diags.length > 0) {
     diags.sort((a, b) => (a.file === b.file ? a.line - b.line || a.column - b.column : a.file === CLI ? 1 : -1));
@@ -235,11 +261,20 @@ export async function planFromText(path: string, text: string, options: PlanOpti
     remote: isPlainObject(raw.remote) ? (raw.remote as Record<string, Json>) : undefined,
     nodes: decls,
     sweep: axes,
+    ...(replacedAxes.length > 0 ? { notes: replacedAxes } : {}),
   };
   return {
     file, points, nodes: ordered, pointNodes, registry, plugins,
     sweptPaths: [...Object.keys(axes.grid), ...Object.keys(axes.zip)],
   };
+}
+
+/** A sweep point with the command line's `-p` assignments: axis replacements in place, the others first (by path). */
+function withOverrides(pt: GridPoint, others: readonly Assignment[], axisOverrides: ReadonlyMap<string, Assignment>): GridPoint {
+  const last = new Map(others.map((a) => [a.path, a]));
+  const fixed = [...last.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const assignments = [...fixed, ...pt.assignments.map((a) => (axisOverrides.has(a.path) ? { ...a, origin: axisOverrides.get(a.path)!.origin } : a))];
+  return { index: pt.index, id: pointId(assignments), assignments };
 }
 
 function isPlainObject(x: unknown): boolean {

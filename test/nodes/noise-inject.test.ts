@@ -30,7 +30,7 @@ function ctxFor(params: Partial<NoiseInjectParams>, inputs: Record<string, PortV
 
 describe('noise-inject node', () => {
   it('declares its ports, making the model-specific input required', () => {
-    const ports = (model: NoiseInjectParams['model']) => portsFor(noiseInject, { model, include_true_class: true, instance_std: 0.1 }, new Set());
+    const ports = (model: NoiseInjectParams['model']) => portsFor(noiseInject, { model, rate: 0.2, include_true_class: true, instance_std: 0.1 }, new Set());
     expect(Object.keys(ports('symmetric').outputs).sort()).toEqual(['flip_mask', 'noisy_labels', 'report', 'true_labels']);
     expect(ports('symmetric').inputs.features.optional).toBe(true);
     expect(ports('instance').inputs.features.optional).toBe(false);
