@@ -6,11 +6,11 @@ import { join, resolve } from 'node:path';
 import pc from 'picocolors';
 import { decodeArtifact } from '../runtime/artifact.js';
 import { UsageError } from '../runtime/errors.js';
-import type { RunListener } from '../runtime/events.js';
+import type { NodeRecord, RunListener } from '../runtime/events.js';
 import { execute } from '../runtime/executor.js';
 import { LockfileWriter, lockfilePath, lockfileTypes, readLockfile, type Lockfile } from '../runtime/lockfile.js';
 import type { Plan } from '../runtime/plan.js';
-import { collectResults, printableColumns, toCsv } from '../runtime/results.js';
+import { collectResults, printableColumns, scalars, toCsv } from '../runtime/results.js';
 import { RunRecordWriter } from '../runtime/run-record.js';
 import { Store } from '../runtime/store.js';
 import type { Json } from '../runtime/tensor.js';
@@ -40,6 +40,18 @@ async function metricsTables(p: Plan, store: Store, lock: Lockfile): Promise<str
         if (value && typeof value.table === 'string') out.push(`${pc.bold(nodeId)}\n${value.table}`);
       }
     }
+  }
+  return out;
+}
+
+/** The flat metrics (`name → number`) of a node's metric ports, if its type has any. */
+async function metricsOf(p: Plan, store: Store, record: NodeRecord): Promise<Record<string, Json> | undefined> {
+  const ports = p.registry.get(record.type)?.node.metrics ?? [];
+  let out: Record<string, Json> | undefined;
+  for (const port of ports) {
+    const ref = record.outputs[port];
+    const bytes = ref && (await store.read(ref).catch(() => undefined));
+    if (bytes) out = { ...out, ...scalars(decodeArtifact(ref, bytes) as Json) };
   }
   return out;
 }
@@ -84,11 +96,12 @@ export async function runCommand(pipeline: string | undefined, flags: RunFlags, 
   const lockWriter = new LockfileWriter(p, SIEVE_VERSION, lockPath);
   const listeners: RunListener[] = [
     flags.json
-      ? new JsonReporter(process.stdout)
+      ? new JsonReporter(process.stdout, { metricsOf: (record) => metricsOf(p, store, record) })
       : new TerminalReporter({
           out: process.stdout,
           // Loaded only for a terminal: it is the heaviest import of a no-op rerun.
           live: process.stdout.isTTY ? (await import('log-update')).createLogUpdate(process.stdout) : undefined,
+          size: () => ({ columns: process.stdout.columns, rows: process.stdout.rows }),
           verbose: Boolean(flags.verbose),
           pointCount: p.points.length,
         }),

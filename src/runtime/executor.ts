@@ -8,7 +8,7 @@ import pLimit from 'p-limit';
 import { nowMs } from './clock.js';
 import { CorruptObjectError, errorMessage } from './errors.js';
 import { EventBus, type NodeRecord, type NodeRef, type NodeStatus, type RunListener, type RunSummary } from './events.js';
-import { FileHasher, hashJson } from './hash.js';
+import { FileHasher, canonicalJson, hashJson } from './hash.js';
 import type { ExternalDep } from './node-type.js';
 import type { Plan, PlannedNode } from './plan.js';
 import type { ExternalDepRecord, ObjectRef, Store } from './store.js';
@@ -53,7 +53,14 @@ export function computeKey(m: KeyMaterial): string {
 }
 
 export function nodeRef(plan: Plan, n: PlannedNode): NodeRef {
-  return { instanceId: n.instanceId, nodeId: n.nodeId, type: n.typeName, points: n.points.map((i) => plan.points[i].id) };
+  const ref: NodeRef = { instanceId: n.instanceId, nodeId: n.nodeId, type: n.typeName, points: n.points.map((i) => plan.points[i].id) };
+  if (n.points.length < plan.points.length) {
+    const [first, ...rest] = n.points.map((i) => plan.points[i]);
+    const shared = first.assignments.filter((a) => rest.every((p) => p.assignments.some((b) => b.path === a.path && canonicalJson(b.value) === canonicalJson(a.value))));
+    const id = (a: { path: string; value: unknown }) => `${a.path}=${typeof a.value === 'string' ? a.value : JSON.stringify(a.value)}`;
+    ref.scope = n.points.length === 1 ? first.id : shared.map(id).join(',') || undefined;
+  }
+  return ref;
 }
 
 export async function fingerprintNode(n: PlannedNode, plan: Plan, store: Store, hasher: FileHasher): Promise<ExternalDepRecord[]> {
