@@ -68,6 +68,12 @@ export function programSpec(): ProgramSpec {
       options: [...PLAN_OPTIONS, CACHE_OPTION, { name: 'out', short: 'o', value: '<dir>', default: 'results', description: 'where to write <name>.csv and <name>.json' }],
       action: async (args, flags) => (await inspect()).resultsCommand(pipelineArg(args), flags as PlanFlags & CacheFlags & { out?: string }),
     },
+    {
+      name: 'logs', args: ['<node>', '[pipeline]'], description: "the log of a node's latest execution (a command node's stdout and stderr)",
+      options: [...PLAN_OPTIONS, CACHE_OPTION, { name: 'point', value: '<id>', description: 'grid point (default: the first)' }],
+      action: async (args, flags) =>
+        (await import('./logs-command.js')).logsCommand(args[0] as string, args[1] as string | undefined, flags as PlanFlags & CacheFlags & { point?: string }),
+    },
     ...sharingCommands(async (flags) => (await storeCommands()).verifyCommand(flags)),
     {
       name: 'gc', args: ['[lockfiles...]'], description: 'remove objects that no run record or lockfile refers to',

@@ -177,9 +177,16 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
         nodeId: n.nodeId, typeName: n.typeName, params: n.params, seed: n.seed, inputs: inputRefs,
         outputs: n.ports.outputs, cacheDir: store.root, baseDir: plan.file.baseDir,
       };
+      // Every log line of the execution is also kept in the cache under its key (`sieve logs`).
+      const logLines: string[] = [];
+      const saveLog = (): Promise<void> =>
+        logLines.length ? store.writeLog(key, `${logLines.join('\n')}\n`).catch(() => undefined) : Promise.resolve();
       const hooks: TaskHooks = {
         progress: (done, total, unit) => bus.emit({ event: 'node-progress', node: ref, done, total, unit }),
-        log: (message) => bus.emit({ event: 'node-log', node: ref, message }),
+        log: (message) => {
+          logLines.push(message);
+          bus.emit({ event: 'node-log', node: ref, message });
+        },
         signal,
       };
       let tRun = 0;
@@ -197,7 +204,10 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
       try {
         result = await runLimited();
       } catch (e) {
-        if (!(e instanceof CorruptObjectError)) return fail(ref, t0, errorMessage(e), key);
+        if (!(e instanceof CorruptObjectError)) {
+          await saveLog();
+          return fail(ref, t0, errorMessage(e), key);
+        }
         // An input was corrupt (and has been removed): recompute its producer, then retry once.
         const bad = upstream.find(([, edge, o]) => o.record!.outputs[edge.port].hash === e.hash);
         if (!bad) return fail(ref, t0, errorMessage(e), key);
@@ -209,9 +219,11 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
         try {
           result = await runLimited();
         } catch (e2) {
+          await saveLog();
           return fail(ref, t0, errorMessage(e2), key);
         }
       }
+      await saveLog();
       const durationMs = Math.round(nowMs() - tRun);
       const action = { key, type: n.typeName, version: n.registered.node.version, outputs: result.outputs, deps, notes: result.notes, durationMs };
       await store.putAction(action);
