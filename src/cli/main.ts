@@ -74,6 +74,11 @@ export function programSpec(): ProgramSpec {
       action: async (args, flags) =>
         (await import('./logs-command.js')).logsCommand(args[0] as string, args[1] as string | undefined, flags as PlanFlags & CacheFlags & { point?: string }),
     },
+    {
+      name: 'types', args: ['[type]'], description: 'node types with their input and output ports and params',
+      options: [{ name: 'plugin', value: '<module>', repeatable: true, description: 'also node types from a JavaScript module (repeatable)' }, JSON_OPTION],
+      action: async (args, flags) => (await import('./types-command.js')).typesCommand(args[0] as string | undefined, flags as { plugin?: string[]; json?: boolean }),
+    },
     ...sharingCommands(async (flags) => (await storeCommands()).verifyCommand(flags)),
     {
       name: 'gc', args: ['[lockfiles...]'], description: 'remove objects that no run record or lockfile refers to',

@@ -98,6 +98,12 @@ export interface NodeType<P = Record<string, unknown>> {
    * default export of the module named in the registry.
    */
   readonly execution?: 'main' | 'worker';
+  /**
+   * Params that change how a node runs but never what it outputs (threads, batch size, an execution
+   * provider whose results are equal): left out of its key, so changing one is a cache hit. Top-level
+   * param names.
+   */
+  readonly executionOnly?: readonly string[];
   /** Output ports whose JSON values are metrics collected by `sieve results`. */
   readonly metrics?: readonly string[];
   /** Files outside the cache the outputs depend on; their hashes join the key. */
