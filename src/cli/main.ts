@@ -1,7 +1,7 @@
 // The `sieve` command line. This module declares the commands; what `run` does is imported with it
 // (a no-op rerun is the start-up that matters), what the others do only when they run.
 import pc from 'picocolors';
-import { SieveError, errorMessage } from '../runtime/errors.js';
+import { SieveError, ValidationError, errorMessage } from '../runtime/errors.js';
 import { SIEVE_VERSION } from '../version.js';
 import { runProgram, type CommandSpec, type OptionSpec, type ProgramSpec } from './args.js';
 import type { PlanFlags } from './context.js';
@@ -95,6 +95,11 @@ export async function main(argv: string[]): Promise<number> {
     await runProgram(programSpec(), argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
+    if (argv.includes('--json')) {
+      // Scripts reading --json get the failure as JSON too: one line, with each located problem.
+      const problems = e instanceof ValidationError ? e.diagnostics : undefined;
+      process.stdout.write(`${JSON.stringify({ event: 'error', exitCode: e instanceof SieveError ? e.exitCode : 1, message: errorMessage(e), problems })}\n`);
+    }
     process.stderr.write(`${pc.red('error:')} ${errorMessage(e)}\n`);
     if (argv.includes('--debug') && e instanceof Error && !(e instanceof SieveError)) process.stderr.write(`${e.stack}\n`);
     return e instanceof SieveError ? e.exitCode : 1;

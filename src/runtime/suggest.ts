@@ -28,8 +28,10 @@ export function closest(name: string, candidates: Iterable<string>): string | un
   }
   if (best === undefined || best === name) return undefined;
   const limit = Math.max(1, Math.floor(Math.max(name.length, best.length) / 3));
-  const prefix = best.toLowerCase().startsWith(lower) || lower.startsWith(best.toLowerCase());
-  return bestD <= limit || (prefix && Math.min(lower.length, best.length) >= 3) ? best : undefined;
+  // A cut-short or over-long name ("evaluat", "relabels") is a typo too, when most of it is there.
+  const [short, long] = lower.length < best.length ? [lower, best.toLowerCase()] : [best.toLowerCase(), lower];
+  const prefix = long.startsWith(short) && short.length >= 3 && short.length >= 0.6 * long.length;
+  return bestD <= limit || prefix ? best : undefined;
 }
 
 /** ": did you mean `x`?" or "". */
