@@ -9,7 +9,7 @@ import { nowMs } from './clock.js';
 import { CorruptObjectError, errorMessage } from './errors.js';
 import { EventBus, type NodeRecord, type NodeRef, type NodeStatus, type RunListener, type RunSummary } from './events.js';
 import { FileHasher, canonicalJson, hashJson } from './hash.js';
-import type { ExternalDep } from './node-type.js';
+import { keyParams, type ExternalDep } from './node-type.js';
 import type { Plan, PlannedNode } from './plan.js';
 import type { ExternalDepRecord, ObjectRef, Store } from './store.js';
 import { runTask, type TaskHooks, type TaskRequest, type TaskResult } from './task.js';
@@ -146,7 +146,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
       return fail(ref, t0, `cannot fingerprint its external files: ${errorMessage(e)}`);
     }
     const material: KeyMaterial = {
-      type: n.typeName, version: n.registered.node.version, params: n.params, seed: n.seed,
+      type: n.typeName, version: n.registered.node.version, params: keyParams(n.registered.node, n.params), seed: n.seed,
       inputs: Object.fromEntries(Object.entries(inputRefs).map(([k, r]) => [k, r.hash])),
       deps: deps.map((d) => ({ name: d.name, sha256: d.sha256 })),
     };

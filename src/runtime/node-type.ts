@@ -115,6 +115,13 @@ export function defineNode<P>(node: NodeType<P>): NodeType<P> {
   return node;
 }
 
+/** The params that make a node's key: all but its type's execution-only ones. */
+export function keyParams<P>(node: Pick<NodeType<P>, 'executionOnly'>, params: Record<string, Json>): Record<string, Json> {
+  const skip = node.executionOnly;
+  if (!skip?.length) return params;
+  return Object.fromEntries(Object.entries(params).filter(([k]) => !skip.includes(k)));
+}
+
 export function portsFor<P>(node: NodeType<P>, params: P, connected: ReadonlySet<string>): Ports {
   return typeof node.ports === 'function' ? node.ports(params, connected) : node.ports;
 }

@@ -30,6 +30,17 @@ describe('describeNodeType', () => {
     expect(relabel.outputs.find((p) => p.name === 'labels')!.when).toBeUndefined();
   });
 
+  it('execution-only params are declared params of their type (embed: threads, batch_size, provider)', async () => {
+    const registry = builtinRegistry();
+    await registry.loadAll();
+    for (const type of registry.types()) {
+      const node = registry.get(type)!.node;
+      const props = Object.keys((node.paramsSchema.properties ?? {}) as object);
+      for (const p of node.executionOnly ?? []) expect(props, `${type}.${p}`).toContain(p);
+    }
+    expect((await info('embed')).executionOnly).toEqual(['threads', 'batch_size', 'provider']);
+  });
+
   it('ports that only the params declare (command) are reported as unknown', async () => {
     const command = await info('command');
     expect(command.portsKnown).toBe(false);
