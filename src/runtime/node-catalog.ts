@@ -134,6 +134,6 @@ export function describeNodeType(node: NodeType<never>): NodeTypeInfo {
     inputs: mergePorts(all, 'inputs'),
     outputs: mergePorts(all, 'outputs'),
     params: params(node),
-    executionOnly: [...(node.executionOnly ?? [])],
+    executionOnly: typeof node.executionOnly === 'function' ? [] : [...(node.executionOnly ?? [])],
   };
 }

@@ -36,7 +36,8 @@ describe('describeNodeType', () => {
     for (const type of registry.types()) {
       const node = registry.get(type)!.node;
       const props = Object.keys((node.paramsSchema.properties ?? {}) as object);
-      for (const p of node.executionOnly ?? []) expect(props, `${type}.${p}`).toContain(p);
+      const declared = typeof node.executionOnly === 'function' ? node.executionOnly({}) : node.executionOnly ?? [];
+      for (const p of declared) expect(props, `${type}.${p}`).toContain(p);
     }
     expect((await info('embed')).executionOnly).toEqual(['threads', 'batch_size', 'provider']);
   });
