@@ -1,10 +1,12 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { listImageFolder } from '../../src/data/image-folder.js';
 import { decodeImage, decodeImages } from '../../src/data/images.js';
+import { removeTemp, tempDir } from '../helpers/temp.js';
+
+afterAll(removeTemp);
 
 type Rgb = [number, number, number];
 
@@ -33,7 +35,7 @@ function expectClose(actual: number[], expected: number[], tol: number): void {
 
 describe('decodeImage', () => {
   it('resizes the shorter side and centre-crops', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sieve-img-'));
+    const dir = tempDir('sieve-img-');
     await bands(join(dir, 'bands.png'));
     const data = await decodeImage(join(dir, 'bands.png'), 10);
     expect(data.length).toBe(10 * 10 * 3);
@@ -43,7 +45,7 @@ describe('decodeImage', () => {
   });
 
   it('turns greyscale and RGBA into 3 channels', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sieve-img-grey-'));
+    const dir = tempDir('sieve-img-grey-');
     await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 90, g: 90, b: 90 } } }).greyscale().png().toFile(join(dir, 'g.png'));
     await sharp({ create: { width: 8, height: 8, channels: 4, background: { r: 10, g: 20, b: 30, alpha: 0.5 } } }).png().toFile(join(dir, 'a.png'));
     const grey = await decodeImage(join(dir, 'g.png'), 4);
@@ -53,7 +55,7 @@ describe('decodeImage', () => {
   });
 
   it('names the file it cannot decode', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sieve-img-bad-'));
+    const dir = tempDir('sieve-img-bad-');
     writeFileSync(join(dir, 'broken.png'), 'not an image');
     await expect(decodeImage(join(dir, 'broken.png'), 4)).rejects.toThrow(/broken\.png/);
   });
@@ -63,7 +65,7 @@ describe('image folder', () => {
   const colours: Record<string, Rgb> = { cat: [200, 30, 30], dog: [30, 200, 30], bird: [30, 30, 200] };
 
   it('lists sorted classes and decodes PNG, JPEG and WebP in order', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'sieve-folder-'));
+    const root = tempDir('sieve-folder-');
     const formats = ['png', 'jpg', 'webp'];
     for (const [name, colour] of Object.entries(colours)) {
       mkdirSync(join(root, name, 'nested'), { recursive: true });
@@ -88,7 +90,7 @@ describe('image folder', () => {
   });
 
   it('recognises train/ and test/ split folders', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'sieve-folder-split-'));
+    const root = tempDir('sieve-folder-split-');
     for (const split of ['train', 'test']) {
       for (const name of ['b', 'a']) {
         mkdirSync(join(root, split, name), { recursive: true });
@@ -104,18 +106,18 @@ describe('image folder', () => {
   });
 
   it('refuses test classes unknown to train, and folders without classes', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'sieve-folder-bad-'));
+    const root = tempDir('sieve-folder-bad-');
     mkdirSync(join(root, 'train', 'a'), { recursive: true });
     mkdirSync(join(root, 'val', 'zebra'), { recursive: true });
     await solid(join(root, 'train', 'a', 'x.png'), [0, 0, 0]);
     await expect(listImageFolder(root)).rejects.toThrow(/zebra/);
-    const flat = mkdtempSync(join(tmpdir(), 'sieve-folder-flat-'));
+    const flat = tempDir('sieve-folder-flat-');
     await solid(join(flat, 'x.png'), [0, 0, 0]);
     await expect(listImageFolder(flat)).rejects.toThrow(/no class sub-folders/);
   });
 
   it('stops on abort', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'sieve-folder-abort-'));
+    const root = tempDir('sieve-folder-abort-');
     await solid(join(root, 'x.png'), [0, 0, 0]);
     const controller = new AbortController();
     controller.abort();

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,9 @@ import type { FingerprintContext, NodeContext, PortValue } from '../../src/runti
 import { keyParams, portsFor } from '../../src/runtime/node-type.js';
 import { computeKey } from '../../src/runtime/executor.js';
 import { tensor, type Json, type Tensor } from '../../src/runtime/tensor.js';
+import { removeTemp, tempDir } from '../helpers/temp.js';
+
+afterAll(removeTemp);
 
 const MNIST_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/data/mnist');
 
@@ -25,8 +28,8 @@ function ctxFor(params: Partial<LoadParams>, baseDir: string, seed = 1, progress
     seed,
     inputs: {},
     baseDir,
-    cacheDir: mkdtempSync(join(tmpdir(), 'sieve-cache-')),
-    scratchDir: mkdtempSync(join(tmpdir(), 'sieve-scratch-')),
+    cacheDir: tempDir('sieve-cache-'),
+    scratchDir: tempDir('sieve-scratch-'),
     signal: new AbortController().signal,
     progress: (done, total) => progress.push([done, total]),
     log: () => undefined,
@@ -117,11 +120,11 @@ describe('load: synthetic', () => {
 });
 
 describe('load: CIFAR-10', () => {
-  const base = mkdtempSync(join(tmpdir(), 'sieve-load-cifar-'));
+  const base = tempDir('sieve-load-cifar-');
   let server: ReturnType<typeof createServer>;
   let archive: Buffer;
   let url = '';
-  const downloadDir = mkdtempSync(join(tmpdir(), 'sieve-downloads-'));
+  const downloadDir = tempDir('sieve-downloads-');
   const savedEnv = process.env.SIEVE_DOWNLOAD_DIR;
 
   beforeAll(async () => {
@@ -196,7 +199,7 @@ describe('load: MNIST files pinned by url and sha256', () => {
   const savedEnv = process.env.SIEVE_DOWNLOAD_DIR;
 
   beforeAll(async () => {
-    base = mkdtempSync(join(tmpdir(), 'sieve-load-pinned-'));
+    base = tempDir('sieve-load-pinned-');
     mkdirSync(join(base, 'local'));
     for (const [name, bytes] of Object.entries(files)) writeFileSync(join(base, 'local', name), bytes);
     server = createServer((req, res) => {
@@ -259,7 +262,7 @@ describe.skipIf(!existsSync(MNIST_DIR))(`load: MNIST test split with holdout (sk
 
 describe('load: precomputed features', () => {
   it('reads .npy features and labels relative to path and holds out a test split', async () => {
-    const base = mkdtempSync(join(tmpdir(), 'sieve-load-features-'));
+    const base = tempDir('sieve-load-features-');
     mkdirSync(join(base, 'feats'));
     const n = 40;
     const x = Float32Array.from({ length: n * 3 }, (_, i) => Math.floor(i / 3)); // row i is [i, i, i]
@@ -280,7 +283,7 @@ describe('load: precomputed features', () => {
 
 describe('load: images', () => {
   it('decodes an image folder and a manifest to the requested size; the key follows file content', async () => {
-    const base = mkdtempSync(join(tmpdir(), 'sieve-load-images-'));
+    const base = tempDir('sieve-load-images-');
     for (const [cls, g] of [['dog', 200], ['cat', 50]] as const) {
       mkdirSync(join(base, 'folder', cls), { recursive: true });
       for (let i = 0; i < 3; i++) {
