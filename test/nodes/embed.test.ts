@@ -158,7 +158,8 @@ describe('embed (clip) end to end through onnxruntime', () => {
     expect(computeKey(material(one))).toBe(computeKey(material(other)));
     expect(computeKey(material({ ...one, variant: 'fp16' }))).not.toBe(computeKey(material(one)));
     const a = asTensor((await embed.run((await context(one, inputs)).ctx)).features).data;
-    const b = asTensor((await embed.run((await context(other, inputs)).ctx)).features).data;
+    // (Run on the CPU provider: 'auto' would first try to load CUDA, noisily, where there is none.)
+    const b = asTensor((await embed.run((await context({ ...other, provider: 'cpu' }, inputs)).ctx)).features).data;
     expect(maxAbsDiff(a, b)).toBeLessThan(1e-6);
   });
 
