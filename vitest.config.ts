@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 // The suite's own temp dir: workers and the CLI processes they start inherit $TMPDIR, so every temp
-// folder a test makes lands here, and test/helpers/tmp-check.ts fails the run if any is left behind.
+// folder a test makes lands here, and test/helpers/tmp-check.ts fails the run if a sieve-* one is left.
 // (Created once: the config is evaluated again in each worker, which must reuse the parent's.)
 if (!process.env.SIEVE_TEST_TMPDIR) {
   process.env.SIEVE_TEST_TMPDIR = mkdtempSync(join(tmpdir(), 'sieve-vitest-'));
