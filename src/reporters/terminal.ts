@@ -93,6 +93,8 @@ export class TerminalReporter implements RunListener {
   private frame = 0;
   private readonly update: LiveBlock | undefined;
   private header = '';
+  /** Lines to print above the live block at its next redraw (a burst of cache hits is one write). */
+  private pending: string[] = [];
 
   constructor(private readonly opts: TerminalReporterOptions) {
     this.update = opts.live;
@@ -189,8 +191,18 @@ export class TerminalReporter implements RunListener {
   }
 
   private draw(): void {
+    if (!this.update) return;
     this.frame++;
-    this.update?.(this.liveBlock(this.size).join('\n'));
+    this.flush();
+    this.update(this.liveBlock(this.size).join('\n'));
+  }
+
+  /** Writes the pending lines above the block (erased first; the next `update` draws it again below them). */
+  private flush(): void {
+    if (!this.update || this.pending.length === 0) return;
+    this.update.clear();
+    this.opts.out.write(`${this.pending.join('\n')}\n`);
+    this.pending = [];
   }
 
   /** Non-TTY: a line for each node that has run for a heartbeat period since its last line. */
@@ -211,6 +223,7 @@ export class TerminalReporter implements RunListener {
         this.print(this.header);
         if (this.update) {
           this.timer = setInterval(() => this.draw(), this.opts.redrawMs ?? 200);
+          this.draw();
         } else {
           const period = this.opts.heartbeatMs ?? 10_000;
           this.timer = setInterval(() => this.heartbeat(), Math.min(period, 1000));
@@ -253,6 +266,7 @@ export class TerminalReporter implements RunListener {
         if (this.timer) clearInterval(this.timer);
         if (this.update) {
           this.update.clear();
+          this.flush();
           this.update.done();
         }
         const c = e.summary.counts;
@@ -267,12 +281,13 @@ export class TerminalReporter implements RunListener {
     }
   }
 
-  /** Prints a line above the live block (cut to the terminal's width there, so it never wraps). */
+  /**
+   * Prints a line above the live block (cut to the terminal's width there, so it never wraps); on a
+   * terminal it is written with the next redraw.
+   */
   private print(line: string): void {
     if (this.update) {
-      this.update.clear();
-      this.opts.out.write(`${fitLine(line, this.width)}\n`);
-      this.draw();
+      this.pending.push(fitLine(line, this.width));
     } else {
       this.opts.out.write(`${line}\n`);
     }

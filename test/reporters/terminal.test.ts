@@ -85,7 +85,8 @@ describe('live block', () => {
     start(r, nodes);
     for (const n of nodes) r.onEvent({ event: 'node-end', node: n, status: 'ran', ms: 12 });
     r.onEvent({ event: 'node-end', node: nodes[0], status: 'failed', ms: 12, error: 'x'.repeat(100) });
-    const lines = text.trimEnd().split('\n');
+    r.onEvent({ event: 'run-end', summary: { runId: 'r', pipeline: 'grid', ok: false, counts: { ran: 3, cached: 0, failed: 1, skipped: 0 }, ms: 9, failures: [] } });
+    const lines = text.trimEnd().split('\n').slice(0, -1); // the last: the summary
     expect(lines[0]).toMatch(/^grid: 3 node\(s\), 3 point/);
     expect(lines).toHaveLength(5);
     expect(lines[1]).toMatch(/ran in 12 ms$/);
