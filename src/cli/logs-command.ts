@@ -5,17 +5,20 @@ import { UsageError } from '../runtime/errors.js';
 import { lockfilePath, readLockfile } from '../runtime/lockfile.js';
 import { pipelineStatus } from '../runtime/status.js';
 import { Store } from '../runtime/store.js';
+import { suggest } from '../runtime/suggest.js';
 import { planPipeline, type PlanFlags } from './context.js';
 import { resolveCacheDir, type CacheFlags } from './defaults.js';
 
 export async function logsCommand(node: string, pipeline: string | undefined, flags: PlanFlags & CacheFlags & { point?: string }): Promise<void> {
   const p = await planPipeline(pipeline, flags);
   if (!p.file.nodes.some((n) => n.id === node)) {
-    throw new UsageError(`no node "${node}" in ${p.file.path} (nodes: ${p.file.nodes.map((n) => n.id).join(', ')})`);
+    const ids = p.file.nodes.map((n) => n.id);
+    throw new UsageError(`no node "${node}" in ${p.file.path}${suggest(node, ids)} (nodes: ${ids.join(', ')})`);
   }
   const pointId = flags.point ?? p.points[0].id;
   if (!p.points.some((pt) => pt.id === pointId)) {
-    throw new UsageError(`no grid point "${pointId}" (points: ${p.points.map((pt) => pt.id).join(', ')})`);
+    const ids = p.points.map((pt) => pt.id);
+    throw new UsageError(`no grid point "${pointId}"${suggest(pointId, ids)} (points: ${ids.join(', ')})`);
   }
   const store = new Store(resolveCacheDir(flags, p.file));
   const lock = await readLockfile(lockfilePath(p.file.path)).catch(() => undefined);

@@ -13,6 +13,7 @@ import type { Plan } from '../runtime/plan.js';
 import { collectResults, printableColumns, scalars, toCsv } from '../runtime/results.js';
 import { RunRecordWriter } from '../runtime/run-record.js';
 import { Store } from '../runtime/store.js';
+import { suggest } from '../runtime/suggest.js';
 import type { Json } from '../runtime/tensor.js';
 import { JsonReporter } from '../reporters/json.js';
 import { TerminalReporter } from '../reporters/terminal.js';
@@ -91,7 +92,10 @@ export async function runCommand(pipeline: string | undefined, flags: RunFlags, 
   const jobs = flags.jobs ? Number(flags.jobs) : p.file.jobs ?? availableParallelism();
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer, got ${flags.jobs}`);
   const unknown = (flags.only ?? []).filter((id) => !p.file.nodes.some((n) => n.id === id));
-  if (unknown.length) throw new UsageError(`--only names unknown node(s): ${unknown.join(', ')}`);
+  if (unknown.length) {
+    const ids = p.file.nodes.map((n) => n.id);
+    throw new UsageError(`--only names unknown node(s): ${unknown.map((id) => `${id}${suggest(id, ids)}`).join(', ')}`);
+  }
   const lockPath = lockfilePath(p.file.path);
   const lockWriter = new LockfileWriter(p, SIEVE_VERSION, lockPath);
   const listeners: RunListener[] = [

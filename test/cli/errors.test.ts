@@ -41,6 +41,9 @@ describe('error messages', () => {
     expect(node.stderr).toContain('command line: scaeld.factor (from -p scaeld.factor=3): no node "scaeld" in this pipeline: did you mean `scaled`?');
     const param = await t.sieve('run', t.file, '-p', 'scaled.factr=3');
     expect(param.stderr).toContain('(from -p scaled.factr=3): unknown field "factr": did you mean `factor`?');
+    const only = await t.sieve('run', t.file, '--only', 'scaeld');
+    expect(only.exitCode).toBe(2);
+    expect(only.stderr).toContain('--only names unknown node(s): scaeld: did you mean `scaled`?');
     const list = await t.sieve('run', t.file, '--no-sweep', '-p', 'scaled.factor=0.3,0.4');
     expect(list.exitCode).toBe(2);
     expect(list.stderr).toContain('expected number, got string "0.3,0.4"; to run several values, use --grid scaled.factor=0.3,0.4');

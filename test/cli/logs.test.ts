@@ -48,8 +48,10 @@ describe('sieve logs', () => {
     const src = await runCli(['logs', 'src', file, ...cache], { cwd: dir });
     expect(src.exitCode).toBe(2);
     expect(src.stderr).toMatch(/no log for src at point talk.seed=1 .*logged nothing/);
-    const bad = await runCli(['logs', 'nope', file, ...cache], { cwd: dir });
+    const bad = await runCli(['logs', 'tlak', file, ...cache], { cwd: dir });
     expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain('no node "tlak"');
+    expect(bad.stderr).toContain('did you mean `talk`?');
   });
 
   it('keeps the log of a failed execution, and prints where its scratch folder was kept', async () => {
