@@ -45,6 +45,12 @@ async function metricsTables(p: Plan, store: Store, lock: Lockfile): Promise<str
   return out;
 }
 
+/** $SIEVE_HEARTBEAT_S: seconds between the progress lines of a running node in a log (default 10). */
+function heartbeatMs(): number | undefined {
+  const s = Number(process.env.SIEVE_HEARTBEAT_S);
+  return process.env.SIEVE_HEARTBEAT_S && Number.isFinite(s) && s > 0 ? s * 1000 : undefined;
+}
+
 /** The flat metrics (`name → number`) of a node's metric ports, if its type has any. */
 async function metricsOf(p: Plan, store: Store, record: NodeRecord): Promise<Record<string, Json> | undefined> {
   const ports = p.registry.get(record.type)?.node.metrics ?? [];
@@ -106,6 +112,7 @@ export async function runCommand(pipeline: string | undefined, flags: RunFlags, 
           // Loaded only for a terminal: it is the heaviest import of a no-op rerun.
           live: process.stdout.isTTY ? (await import('log-update')).createLogUpdate(process.stdout) : undefined,
           size: () => ({ columns: process.stdout.columns, rows: process.stdout.rows }),
+          heartbeatMs: heartbeatMs(),
           verbose: Boolean(flags.verbose),
           pointCount: p.points.length,
         }),

@@ -33,6 +33,17 @@ describe('a run followed without a terminal', () => {
     }
   });
 
+  it('a heartbeat line with progress for a node still running ($SIEVE_HEARTBEAT_S sets the period)', async () => {
+    const dir = await makeTempDir();
+    const pipeline = await writePipeline(dir, PIPELINE.replace('ms: 300', 'ms: 2500'));
+    const r = await runCli(['run', pipeline, '--cache', `${dir}/cache`], { cwd: dir, env: { SIEVE_HEARTBEAT_S: '1' } });
+    expect(r.exitCode).toBe(0);
+    const beats = r.stdout.split('\n').filter((l) => l.startsWith('  … spin (test-spin) '));
+    expect(beats.length).toBeGreaterThanOrEqual(1);
+    expect(beats.length).toBeLessThanOrEqual(3);
+    expect(beats[0]).toMatch(/\d+% \d+\/2500 ms \d/);
+  });
+
   it('--json: progress events, and a summary with the metrics of every point', async () => {
     const dir = await makeTempDir();
     const pipeline = await writePipeline(dir, `${PIPELINE}sweep:\n  grid:\n    m.offset: [0, 10]\n`);
