@@ -1,7 +1,7 @@
 // The `sieve` command line. This module declares the commands; what `run` does is imported with it
 // (a no-op rerun is the start-up that matters), what the others do only when they run.
 import pc from 'picocolors';
-import { SieveError, errorMessage } from '../runtime/errors.js';
+import { SieveError, ValidationError, errorMessage } from '../runtime/errors.js';
 import { SIEVE_VERSION } from '../version.js';
 import { runProgram, type CommandSpec, type OptionSpec, type ProgramSpec } from './args.js';
 import type { PlanFlags } from './context.js';
@@ -103,6 +103,17 @@ export function programSpec(): ProgramSpec {
       ],
       action: async (args, flags) => (await report()).reportCommand(pipelineArg(args), flags as ReportFlags),
     },
+    {
+      name: 'logs', args: ['<node>', '[pipeline]'], description: "the log of a node's latest execution (a command node's stdout and stderr)",
+      options: [...PLAN_OPTIONS, CACHE_OPTION, { name: 'point', value: '<id>', description: 'grid point (default: the first)' }],
+      action: async (args, flags) =>
+        (await import('./logs-command.js')).logsCommand(args[0] as string, args[1] as string | undefined, flags as PlanFlags & CacheFlags & { point?: string }),
+    },
+    {
+      name: 'types', args: ['[type]'], description: 'node types with their input and output ports and params',
+      options: [{ name: 'plugin', value: '<module>', repeatable: true, description: 'also node types from a JavaScript module (repeatable)' }, JSON_OPTION],
+      action: async (args, flags) => (await import('./types-command.js')).typesCommand(args[0] as string | undefined, flags as { plugin?: string[]; json?: boolean }),
+    },
     ...sharingCommands(async (flags) => (await storeCommands()).verifyCommand(flags)),
     {
       name: 'gc', args: ['[lockfiles...]'], description: 'remove objects that no run record or lockfile refers to',
@@ -119,6 +130,11 @@ export async function main(argv: string[]): Promise<number> {
     await runProgram(programSpec(), argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
+    if (argv.includes('--json')) {
+      // Scripts reading --json get the failure as JSON too: one line, with each located problem.
+      const problems = e instanceof ValidationError ? e.diagnostics : undefined;
+      process.stdout.write(`${JSON.stringify({ event: 'error', exitCode: e instanceof SieveError ? e.exitCode : 1, message: errorMessage(e), problems })}\n`);
+    }
     process.stderr.write(`${pc.red('error:')} ${errorMessage(e)}\n`);
     if (argv.includes('--debug') && e instanceof Error && !(e instanceof SieveError)) process.stderr.write(`${e.stack}\n`);
     return e instanceof SieveError ? e.exitCode : 1;

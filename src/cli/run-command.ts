@@ -4,12 +4,14 @@ import { availableParallelism } from 'node:os';
 import pc from 'picocolors';
 import { decodeArtifact } from '../runtime/artifact.js';
 import { UsageError } from '../runtime/errors.js';
-import type { RunListener } from '../runtime/events.js';
+import type { NodeRecord, RunListener } from '../runtime/events.js';
 import { execute } from '../runtime/executor.js';
 import { LockfileWriter, lockfilePath, lockfileTypes, readLockfile, type Lockfile } from '../runtime/lockfile.js';
 import type { Plan } from '../runtime/plan.js';
+import { scalars } from '../runtime/results.js';
 import { RunRecordWriter } from '../runtime/run-record.js';
 import { Store } from '../runtime/store.js';
+import { suggest } from '../runtime/suggest.js';
 import type { Json } from '../runtime/tensor.js';
 import { JsonReporter } from '../reporters/json.js';
 import { TerminalReporter } from '../reporters/terminal.js';
@@ -41,6 +43,24 @@ async function metricsTables(p: Plan, store: Store, lock: Lockfile): Promise<str
   return out;
 }
 
+/** $SIEVE_HEARTBEAT_S: seconds between the progress lines of a running node in a log (default 10). */
+function heartbeatMs(): number | undefined {
+  const s = Number(process.env.SIEVE_HEARTBEAT_S);
+  return process.env.SIEVE_HEARTBEAT_S && Number.isFinite(s) && s > 0 ? s * 1000 : undefined;
+}
+
+/** The flat metrics (`name → number`) of a node's metric ports, if its type has any. */
+async function metricsOf(p: Plan, store: Store, record: NodeRecord): Promise<Record<string, Json> | undefined> {
+  const ports = p.registry.get(record.type)?.node.metrics ?? [];
+  let out: Record<string, Json> | undefined;
+  for (const port of ports) {
+    const ref = record.outputs[port];
+    const bytes = ref && (await store.read(ref).catch(() => undefined));
+    if (bytes) out = { ...out, ...scalars(decodeArtifact(ref, bytes) as Json) };
+  }
+  return out;
+}
+
 /** Runs the pipeline; `requireGrid` is `sweep`'s check that there is something to sweep. Returns the exit code. */
 export async function runCommand(pipeline: string | undefined, flags: RunFlags, requireGrid = false): Promise<number> {
   const p = await planPipeline(pipeline, flags, true);
@@ -49,18 +69,23 @@ export async function runCommand(pipeline: string | undefined, flags: RunFlags, 
   const jobs = flags.jobs ? Number(flags.jobs) : p.file.jobs ?? availableParallelism();
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer, got ${flags.jobs}`);
   const unknown = (flags.only ?? []).filter((id) => !p.file.nodes.some((n) => n.id === id));
-  if (unknown.length) throw new UsageError(`--only names unknown node(s): ${unknown.join(', ')}`);
+  if (unknown.length) {
+    const ids = p.file.nodes.map((n) => n.id);
+    throw new UsageError(`--only names unknown node(s): ${unknown.map((id) => `${id}${suggest(id, ids)}`).join(', ')}`);
+  }
   const lockPath = lockfilePath(p.file.path);
   // A lockfile this Sieve cannot read stops the run before anything runs (and is never overwritten).
   await readLockfile(lockPath);
   const lockWriter = new LockfileWriter(p, SIEVE_VERSION, lockPath);
   const listeners: RunListener[] = [
     flags.json
-      ? new JsonReporter(process.stdout)
+      ? new JsonReporter(process.stdout, { metricsOf: (record) => metricsOf(p, store, record) })
       : new TerminalReporter({
           out: process.stdout,
           // Loaded only for a terminal: it is the heaviest import of a no-op rerun.
           live: process.stdout.isTTY ? (await import('log-update')).createLogUpdate(process.stdout) : undefined,
+          size: () => ({ columns: process.stdout.columns, rows: process.stdout.rows }),
+          heartbeatMs: heartbeatMs(),
           verbose: Boolean(flags.verbose),
           pointCount: p.points.length,
         }),

@@ -1,7 +1,8 @@
 // The `load` node: reads a data set (CIFAR, MNIST, an image folder, a manifest, precomputed
 // features) or simulates CLIP features, then optionally carves a held-out test split and
 // subsamples, both seeded and class-stratified. Every local file read joins the cache key.
-import { relative, resolve } from 'node:path';
+import { mkdir, symlink } from 'node:fs/promises';
+import { basename, join, relative, resolve } from 'node:path';
 import { cifarFiles, readCifar } from '../data/cifar.js';
 import { DatasetError } from '../data/errors.js';
 import { featureFiles, namedArrayFiles, readFeatures, readNamedArray, toLabels, toTextFeatures, type FeatureFileSpec } from '../data/features.js';
@@ -24,6 +25,7 @@ export interface LoadParams {
   path?: string;
   url?: string;
   sha256?: string;
+  files?: Record<string, { url: string; sha256: string }>;
   label?: 'fine' | 'coarse';
   resize?: number;
   exif_orientation?: boolean;
@@ -70,6 +72,7 @@ const SOURCE_PARAMS: Record<string, readonly Source[]> = {
   resize: ['image-folder', 'manifest'],
   exif_orientation: ['image-folder', 'manifest'],
   classes: ['manifest', 'features'],
+  files: ['mnist', 'fashion-mnist'],
   train: ['features'],
   test: ['features'],
   train_labels: ['features'],
@@ -95,6 +98,10 @@ function checkParams(p: LoadParams): void {
       throw new LoadParamError(`param "${param}" does not apply to source "${p.source}" (only to ${sources.join(', ')})`);
     }
   }
+  if (p.files !== undefined && p.url !== undefined) throw new LoadParamError('give either "files" or "url", not both');
+  for (const name of Object.keys(p.files ?? {})) {
+    if (basename(name) !== name || name === '.' || name === '..') throw new LoadParamError(`"files" keys are file names, not paths: "${name}"`);
+  }
   if (p.url !== undefined) {
     if (!URL_SOURCES.includes(p.source)) {
       throw new LoadParamError(`param "url" applies to single-archive sources (${URL_SOURCES.join(', ')}), not "${p.source}"; download the files and set "path"`);
@@ -108,8 +115,8 @@ function checkParams(p: LoadParams): void {
     if (p.path !== undefined) throw new LoadParamError(`source "${p.source}" reads no files; remove "path"`);
   } else if (p.source === 'features') {
     if (p.train === undefined) throw new LoadParamError('source "features" needs "train" (the train features file, .npy or .safetensors)');
-  } else if (p.path === undefined && p.url === undefined) {
-    throw new LoadParamError(`source "${p.source}" needs "path" (or "url")`);
+  } else if (p.path === undefined && p.url === undefined && p.files === undefined) {
+    throw new LoadParamError(`source "${p.source}" needs "path" (or ${p.source.includes('mnist') ? '"files"' : '"url"'})`);
   }
 }
 
@@ -129,7 +136,8 @@ function featureSpecs(p: LoadParams, baseDir: string): { train: FeatureFileSpec;
 
 /** The local files a load of `p` reads (none for synthetic data or downloads, whose sha256 is in the params). */
 async function localFiles(p: LoadParams, baseDir: string): Promise<string[]> {
-  if (p.source === 'synthetic' || p.source === 'synthetic-prompts' || p.url !== undefined) return [];
+  // Downloads, and files pinned by `files`, have their sha256 in the params already.
+  if (p.source === 'synthetic' || p.source === 'synthetic-prompts' || p.url !== undefined || p.files !== undefined) return [];
   const path = resolve(baseDir, p.path ?? '.');
   switch (p.source) {
     case 'cifar10':
@@ -167,8 +175,40 @@ interface Loaded {
   textFeatures?: Tensor<'float32'>;
 }
 
+/**
+ * The folder holding `files`: `path` when given (each file checked against its sha256), else a
+ * scratch folder linking to the verified downloads.
+ */
+async function pinnedFiles(ctx: NodeContext<LoadParams>, files: NonNullable<LoadParams['files']>): Promise<string> {
+  const { downloadFile, sha256OfFile } = await import('../io/download.js');
+  if (ctx.params.path !== undefined) {
+    const dir = resolve(ctx.baseDir, ctx.params.path);
+    for (const [name, f] of Object.entries(files)) {
+      const local = join(dir, name);
+      const actual = await sha256OfFile(local).catch((e: NodeJS.ErrnoException) => {
+        throw new LoadParamError(`"files" names ${name}, but ${local} cannot be read (${e.code ?? e.message}); remove "path" to download it`);
+      });
+      if (actual !== f.sha256.toLowerCase()) throw new LoadParamError(`${local} has sha256 ${actual}, but "files" pins ${f.sha256}`);
+    }
+    ctx.log(`read ${Object.keys(files).length} pinned file(s) from ${dir}`);
+    return dir;
+  }
+  const dir = join(ctx.scratchDir, 'files');
+  await mkdir(dir, { recursive: true });
+  for (const [name, f] of Object.entries(files)) {
+    ctx.log(`downloading ${f.url}`);
+    const local = await downloadFile({
+      url: f.url, sha256: f.sha256, fileName: name, signal: ctx.signal,
+      onProgress: (received, total) => ctx.progress(received, total, `bytes of ${name}`),
+    });
+    await symlink(local, join(dir, name));
+  }
+  return dir;
+}
+
 async function dataPath(ctx: NodeContext<LoadParams>): Promise<string> {
   const p = ctx.params;
+  if (p.files !== undefined) return pinnedFiles(ctx, p.files);
   if (p.url === undefined) return resolve(ctx.baseDir, p.path ?? '.');
   const { downloadFile } = await import('../io/download.js');
   ctx.log(`downloading ${p.url}`);
@@ -364,6 +404,14 @@ export default defineNode<LoadParams>({
       path: { type: 'string', minLength: 1, description: 'File or folder, relative to the pipeline: a CIFAR .tar.gz or folder, the idx folder, the image folder, the manifest, or the folder holding the features files.' },
       url: { type: 'string', minLength: 1, description: 'Download the CIFAR archive from here instead of reading path (needs sha256).' },
       sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'Expected sha256 of the file at url.' },
+      files: {
+        type: 'object', minProperties: 1,
+        description: 'mnist, fashion-mnist: the idx files by name, each with its url and sha256: downloaded once into the download cache and verified. With "path" too, they are read from that folder instead (checked against the same sha256; not part of the key).',
+        additionalProperties: {
+          type: 'object', additionalProperties: false, required: ['url', 'sha256'],
+          properties: { url: { type: 'string', minLength: 1 }, sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' } },
+        },
+      },
       label: { enum: ['fine', 'coarse'], description: 'cifar100: fine (100 classes, default) or coarse (20 super-classes) labels.' },
       resize: integer(
         1,
@@ -408,6 +456,8 @@ export default defineNode<LoadParams>({
     },
   },
   ports: (params) => ({ inputs: {}, outputs: outputPorts(params) }),
+  // Files pinned by sha256 are the same bytes wherever they are read from.
+  executionOnly: (params) => (params.files !== undefined ? ['path'] : []),
   execution: 'worker',
   async fingerprint(ctx) {
     checkParams(ctx.params);

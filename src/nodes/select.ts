@@ -172,7 +172,9 @@ class SelectionContext {
       const p = this.params;
       const opts: LogRegOptions = { C: p.C, classWeight: p.class_weight, maxIter: p.max_iter, tol: p.tol };
       const started = Date.now();
-      const result: OutOfFoldResult = logisticProbabilities(this.features, this.labels, this.numClasses, { ...opts, folds, seed: this.seed });
+      const result: OutOfFoldResult = logisticProbabilities(this.features, this.labels, this.numClasses, {
+        ...opts, folds, seed: this.seed, onFold: (done, total) => this.ctx.progress(done, total, 'folds'),
+      });
       this.ctx.log(`logistic regression (${folds === 1 ? 'in-sample' : `${folds}-fold out-of-fold`}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       this.logregFits[key] = result.fits.map((f) => ({ ...f, loss: finite(f.loss), gradNorm: finite(f.gradNorm) }));
       probs = result.probs;

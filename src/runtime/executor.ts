@@ -8,8 +8,8 @@ import pLimit from 'p-limit';
 import { nowMs } from './clock.js';
 import { CorruptObjectError, errorMessage } from './errors.js';
 import { EventBus, type NodeRecord, type NodeRef, type NodeStatus, type RunListener, type RunSummary } from './events.js';
-import { FileHasher, hashJson } from './hash.js';
-import type { ExternalDep } from './node-type.js';
+import { FileHasher, canonicalJson, hashJson } from './hash.js';
+import { keyParams, type ExternalDep } from './node-type.js';
 import type { Plan, PlannedNode } from './plan.js';
 import type { ExternalDepRecord, ObjectRef, Store } from './store.js';
 import type { Json } from './tensor.js';
@@ -56,7 +56,14 @@ export function computeKey(m: KeyMaterial): string {
 }
 
 export function nodeRef(plan: Plan, n: PlannedNode): NodeRef {
-  return { instanceId: n.instanceId, nodeId: n.nodeId, type: n.typeName, points: n.points.map((i) => plan.points[i].id) };
+  const ref: NodeRef = { instanceId: n.instanceId, nodeId: n.nodeId, type: n.typeName, points: n.points.map((i) => plan.points[i].id) };
+  if (n.points.length < plan.points.length) {
+    const [first, ...rest] = n.points.map((i) => plan.points[i]);
+    const shared = first.assignments.filter((a) => rest.every((p) => p.assignments.some((b) => b.path === a.path && canonicalJson(b.value) === canonicalJson(a.value))));
+    const id = (a: { path: string; value: unknown }) => `${a.path}=${typeof a.value === 'string' ? a.value : JSON.stringify(a.value)}`;
+    ref.scope = n.points.length === 1 ? first.id : shared.map(id).join(',') || undefined;
+  }
+  return ref;
 }
 
 export async function fingerprintNode(n: PlannedNode, plan: Plan, store: Store, hasher: FileHasher): Promise<ExternalDepRecord[]> {
@@ -156,7 +163,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
       return fail(ref, t0, `cannot resolve its key environment: ${errorMessage(e)}`);
     }
     const material: KeyMaterial = {
-      type: n.typeName, version: n.registered.node.version, params: n.params, seed: n.seed,
+      type: n.typeName, version: n.registered.node.version, params: keyParams(n.registered.node, n.params), seed: n.seed,
       inputs: Object.fromEntries(Object.entries(inputRefs).map(([k, r]) => [k, r.hash])),
       deps: deps.map((d) => ({ name: d.name, sha256: d.sha256 })),
       ...(environment ? { environment } : {}),
@@ -189,9 +196,16 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
         outputs: n.ports.outputs, cacheDir: store.root, baseDir: plan.file.baseDir,
         ...(environment ? { environment } : {}),
       };
+      // Every log line of the execution is also kept in the cache under its key (`sieve logs`).
+      const logLines: string[] = [];
+      const saveLog = (): Promise<void> =>
+        logLines.length ? store.writeLog(key, `${logLines.join('\n')}\n`).catch(() => undefined) : Promise.resolve();
       const hooks: TaskHooks = {
         progress: (done, total, unit) => bus.emit({ event: 'node-progress', node: ref, done, total, unit }),
-        log: (message) => bus.emit({ event: 'node-log', node: ref, message }),
+        log: (message) => {
+          logLines.push(message);
+          bus.emit({ event: 'node-log', node: ref, message });
+        },
         signal,
       };
       let tRun = 0;
@@ -209,7 +223,10 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
       try {
         result = await runLimited();
       } catch (e) {
-        if (!(e instanceof CorruptObjectError)) return fail(ref, t0, errorMessage(e), key);
+        if (!(e instanceof CorruptObjectError)) {
+          await saveLog();
+          return fail(ref, t0, errorMessage(e), key);
+        }
         // An input was corrupt (and has been removed): recompute its producer, then retry once.
         const bad = upstream.find(([, edge, o]) => o.record!.outputs[edge.port].hash === e.hash);
         if (!bad) return fail(ref, t0, errorMessage(e), key);
@@ -221,9 +238,11 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
         try {
           result = await runLimited();
         } catch (e2) {
+          await saveLog();
           return fail(ref, t0, errorMessage(e2), key);
         }
       }
+      await saveLog();
       const durationMs = Math.round(nowMs() - tRun);
       const action = { key, type: n.typeName, version: n.registered.node.version, outputs: result.outputs, deps, notes: result.notes, durationMs };
       await store.putAction(action);

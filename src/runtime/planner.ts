@@ -7,7 +7,7 @@ import { ValidationError, type Diagnostic } from './errors.js';
 import { hashJson } from './hash.js';
 import { portsFor, type InputPort, type OutputPort, type Ports } from './node-type.js';
 import {
-  expandSweep, parseAxisFlags, parseOverrides, pointId, pointValue, schemaAt, setPath, unsetPath,
+  expandSweep, parseAxisFlags, parseOverrides, pointId, pointValue, schemaAt, setPath, splitList, unsetPath,
   type Assignment, type GridPoint, type SweepAxes,
 } from './params.js';
 import { NODE_ID_PATTERN, pipelineDocumentSchema } from './pipeline-schema.js';
@@ -16,6 +16,7 @@ import type { LoadedPlugin } from './plan-cache.js';
 import type { PluginError } from './registry.js';
 import { SchemaValidator, type Locate } from './schema.js';
 import { SourceDocument, type FieldPath } from './source.js';
+import { suggest } from './suggest.js';
 import type { Json } from './tensor.js';
 
 interface RawNode {
@@ -67,7 +68,7 @@ export async function planFromText(path: string, text: string, options: PlanOpti
   for (const [id, n] of Object.entries(rawNodes)) {
     if (!NODE_ID.test(id) || n === null || typeof n !== 'object' || typeof n.type !== 'string') continue;
     if (!registry.get(n.type)) {
-      diags.push(source.diagnostic(['nodes', id, 'type'], `unknown node type "${n.type}" (known: ${registry.types().join(', ')})`));
+      diags.push(source.diagnostic(['nodes', id, 'type'], `unknown node type "${n.type}"${suggest(n.type, registry.types())} (known: ${registry.types().join(', ')})`));
       continue;
     }
     decls.push({
@@ -118,9 +119,14 @@ export async function planFromText(path: string, text: string, options: PlanOpti
   const pointOverrides = overrides.filter((a) => !axisOverrides.has(a.path));
   let points: GridPoint[];
   try {
-    points = expandSweep(axes, { grid: 'sweep.grid', zip: 'sweep.zip' }).map((pt) =>
-      withOverrides(pt, pointOverrides, axisOverrides),
-    );
+    points = expandSweep(axes, { grid: 'sweep.grid', zip: 'sweep.zip' });
+    // Axes from --grid/--zip are located on the command line, not in the file's sweep section.
+    const flagOf = new Map<string, string>();
+    for (const kind of ['grid', 'zip'] as const) for (const f of options[kind] ?? []) flagOf.set(f.split('=')[0].trim(), `--${kind} ${f}`);
+    if (flagOf.size > 0) {
+      points = points.map((pt) => ({ ...pt, assignments: pt.assignments.map((a) => (flagOf.has(a.path) ? { ...a, origin: flagOf.get(a.path)! } : a)) }));
+    }
+    points = points.map((pt) => withOverrides(pt, pointOverrides, axisOverrides));
   } catch (e) {
     // Point at the flags when the axes came from the command line, else at the file's sweep section.
     const fromCli = (options.grid?.length ?? 0) + (options.zip?.length ?? 0) > 0;
@@ -184,7 +190,7 @@ export async function planFromText(path: string, text: string, options: PlanOpti
         }
         return locateInFile(fieldPath, at);
       };
-      const paramDiags = validator.validate(reg.node.paramsSchema, p, ['nodes', d.id, 'params'], locate);
+      const paramDiags = validator.validate(reg.node.paramsSchema, p, ['nodes', d.id, 'params'], locate).map((diag) => gridHint(diag, assigned));
       paramDiags.forEach(pushOnce);
       params.set(d.id, p);
       seeds.set(d.id, seed);
@@ -286,11 +292,23 @@ function readSweep(sweep: unknown): SweepAxes {
   return { grid: isPlainObject(s.grid) ? { ...s.grid } : {}, zip: isPlainObject(s.zip) ? { ...s.zip } : {} };
 }
 
+/** A `-p` value with commas that failed its type was meant as several values: say to use --grid. */
+function gridHint(d: Diagnostic, assigned: ReadonlyMap<string, Assignment>): Diagnostic {
+  for (const a of assigned.values()) {
+    if (!a.origin.startsWith('-p ') || !d.field.includes(`(from ${a.origin})`)) continue;
+    const raw = a.origin.slice(3).split('=').slice(1).join('=');
+    if (splitList(raw).length > 1 && typeof a.value === 'string') {
+      return { ...d, message: `${d.message}; to run several values, use --grid ${a.origin.slice(3)}` };
+    }
+  }
+  return d;
+}
+
 function checkAssignmentPath(a: Assignment, knownIds: Set<string>, diags: Diagnostic[], source: SourceDocument): void {
   if (a.path === 'seed') return;
   const [nodeId, ...rest] = a.path.split('.');
   const problem = !knownIds.has(nodeId)
-    ? `no node "${nodeId}" in this pipeline (nodes: ${[...knownIds].join(', ')})`
+    ? `no node "${nodeId}" in this pipeline${suggest(nodeId, knownIds)} (nodes: ${[...knownIds].join(', ')})`
     : rest.length === 0
       ? 'expected <node>.<param>, e.g. relabel.absorb'
       : undefined;
@@ -339,12 +357,12 @@ function checkInputs(
     const at: FieldPath = ['nodes', d.id, 'inputs', port];
     const want = mine.inputs[port];
     if (!want) {
-      report(source.diagnostic(at, `unknown input "${port}" for ${d.type} (inputs: ${Object.keys(mine.inputs).join(', ') || 'none'})`, 'key'));
+      report(source.diagnostic(at, `unknown input "${port}" for ${d.type}${suggest(port, Object.keys(mine.inputs))} (inputs: ${Object.keys(mine.inputs).join(', ') || 'none'})`, 'key'));
       continue;
     }
     const [from, fromPort] = String(ref).split('.');
     if (!knownIds.has(from)) {
-      report(source.diagnostic(at, `"${ref}" names no node in this pipeline (nodes: ${[...knownIds].join(', ')})`));
+      report(source.diagnostic(at, `"${ref}" names no node in this pipeline${suggest(from, knownIds)} (nodes: ${[...knownIds].join(', ')})`));
       continue;
     }
     // A node with an invalid declaration has no ports; its own error is reported already.
@@ -358,7 +376,7 @@ function checkInputs(
     }
     const have = theirs.outputs[portName];
     if (!have) {
-      report(source.diagnostic(at, `node "${from}" has no output "${portName}" (outputs: ${outs.join(', ')})`));
+      report(source.diagnostic(at, `node "${from}" has no output "${portName}"${suggest(portName, outs)} (outputs: ${outs.join(', ')})`));
       continue;
     }
     if (!portsCompatible(want, have)) {

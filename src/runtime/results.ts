@@ -61,7 +61,7 @@ export async function collectResults(lock: Lockfile, registry: NodeRegistry, sto
 }
 
 /** Numeric and boolean leaves of a metrics object, by dotted path (text and arrays are not metrics). */
-function scalars(value: Json, prefix = '', out: Record<string, Json> = {}): Record<string, Json> {
+export function scalars(value: Json, prefix = '', out: Record<string, Json> = {}): Record<string, Json> {
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     for (const [k, v] of Object.entries(value)) scalars(v, prefix ? `${prefix}.${k}` : k, out);
   } else if (prefix && (typeof value === 'number' || typeof value === 'boolean')) {

@@ -4,6 +4,7 @@
 import { compareObjects, describeComparison } from './compare.js';
 import { computeKey, fingerprintNode, nodeEnvironment, type KeyMaterial } from './executor.js';
 import type { NodeRecord } from './events.js';
+import { keyParams } from './node-type.js';
 import { FileHasher } from './hash.js';
 import type { Lockfile } from './lockfile.js';
 import { pointId } from './params.js';
@@ -67,7 +68,7 @@ async function nodeState(
   const deps = await fingerprintNode(n, plan, store, hasher).catch(() => undefined);
   if (!deps) return { state: 'stale', reasons: ['an external file it reads is missing'] };
   const material: KeyMaterial = {
-    type: n.typeName, version: n.registered.node.version, params: n.params, seed: n.seed, inputs,
+    type: n.typeName, version: n.registered.node.version, params: keyParams(n.registered.node, n.params), seed: n.seed, inputs,
     deps: deps.map((d) => ({ name: d.name, sha256: d.sha256 })),
     ...(environment ? { environment } : {}),
   };
@@ -147,8 +148,9 @@ function diffRecord(n: PlannedNode, locked: NodeRecord): string[] {
   if (locked.type !== n.typeName) out.push(`type ${locked.type} → ${n.typeName}`);
   else if (locked.version !== n.registered.node.version) out.push(`implementation version ${locked.version} → ${n.registered.node.version}`);
   if (locked.seed !== n.seed) out.push(`seed ${locked.seed} → ${n.seed}`);
-  const before = flatten(locked.params);
-  const after = flatten(n.params);
+  // Execution-only params (threads, batch size) never make a node stale.
+  const before = flatten(keyParams(n.registered.node, locked.params));
+  const after = flatten(keyParams(n.registered.node, n.params));
   for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
     if (before[k] !== after[k]) out.push(`param ${k}: ${before[k] ?? '(unset)'} → ${after[k] ?? '(unset)'}`);
   }

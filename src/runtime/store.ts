@@ -84,6 +84,20 @@ export class Store {
     return join(this.actionsDir, key.slice(0, 2), `${key}.json`);
   }
 
+  /** The log of the latest execution under `key` (its log lines: a command's stdout and stderr). */
+  logPath(key: string): string {
+    if (!HEX64.test(key)) throw new RangeError(`not a sha256 hex key: ${key}`);
+    return join(this.root, 'logs', key.slice(0, 2), `${key}.log`);
+  }
+
+  async writeLog(key: string, text: string): Promise<void> {
+    await this.writeAtomic(this.logPath(key), text);
+  }
+
+  async readLog(key: string): Promise<string | undefined> {
+    return readFile(this.logPath(key), 'utf8').catch(() => undefined);
+  }
+
   /** Writes `bytes` to `dest` through a temp file and a rename. */
   async writeAtomic(dest: string, bytes: Uint8Array | string): Promise<void> {
     await this.init();

@@ -248,10 +248,21 @@ describe('sieve dag and show', () => {
     const edges = lines.filter((l) => l.includes('-->')).sort();
     expect(edges).toEqual([
       '  left -->|"y → a"| both',
-      '  right -->|"b"| both',
+      '  right -->|"y → b"| both',
+      '  src -->|"x → x"| left',
       '  src -->|"x → x"| right',
-      '  src -->|"x"| left',
     ]);
+  });
+
+  it('dag --mermaid draws one edge per pair of nodes, with every port pair as its label', async () => {
+    const t = await setup([
+      'name: pairs', PLUGINS_LINE, 'nodes:',
+      '  src: { type: test-source }',
+      '  twice: { type: test-add, inputs: { a: src, b: src.x } }',
+      '',
+    ].join('\n'));
+    const r = await t.sieve('dag', t.pipeline, '--mermaid');
+    expect(r.stdout.split('\n').filter((l) => l.includes('-->'))).toEqual(['  src -->|"x → a<br/>x → b"| twice']);
   });
 
   it('show prints dtype, shape and statistics of a node output', async () => {
