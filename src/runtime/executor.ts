@@ -11,7 +11,7 @@ import { EventBus, type NodeRecord, type NodeRef, type NodeStatus, type RunListe
 import { FileHasher, hashJson } from './hash.js';
 import type { ExternalDep } from './node-type.js';
 import type { Plan, PlannedNode } from './plan.js';
-import type { ExternalDepRecord, ObjectRef, Store } from './store.js';
+import { describeOrigin, usableFor, type ActionOrigin, type ExternalDepRecord, type ObjectRef, type Store } from './store.js';
 import { runTask, type TaskHooks, type TaskRequest, type TaskResult } from './task.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -25,6 +25,22 @@ export interface ExecuteOptions {
   targets?: readonly string[];
   signal?: AbortSignal;
   fileHasher?: FileHasher;
+  /** `sieve audit`: recompute the selected results that came from elsewhere and compare. */
+  audit?: AuditOptions;
+}
+
+export interface AuditOptions {
+  /** Whether to recompute this node's result (one that arrived from a bundle or a remote). */
+  select(nodeId: string, key: string): boolean;
+  onResult(r: AuditResult): void;
+}
+
+export interface AuditResult {
+  nodeId: string;
+  key: string;
+  origin: ActionOrigin;
+  /** Output ports whose recomputed hash differs from the record's: [port, recorded, recomputed]. */
+  mismatches: [string, string, string][];
 }
 
 export interface Outcome {
@@ -154,9 +170,19 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
       return fail(ref, t0, o.error ?? 'failed', key);
     }
     const attempt = (async (): Promise<Outcome> => {
+      let auditing: { origin: ActionOrigin; outputs: Record<string, ObjectRef> } | undefined;
       if (!force) {
-        const hit = store.getAction(key);
-        if (hit) {
+        const found = store.getAction(key);
+        // A result from elsewhere serves only the pipeline it arrived with (unless its source is trusted).
+        const foreign = found && !usableFor(found, plan.file.path);
+        if (foreign) {
+          const from = found.origin?.kind === 'local' ? '' : ` for ${found.origin?.pipeline ?? '?'}`;
+          bus.emit({ event: 'node-warning', node: ref, message: `a result ${describeOrigin(found.origin)}${from} is not used by this pipeline: recomputing` });
+        }
+        const hit = foreign ? undefined : found;
+        if (hit?.origin && hit.origin.kind !== 'local' && opts.audit?.select(n.nodeId, key)) {
+          auditing = { origin: hit.origin, outputs: hit.outputs };
+        } else if (hit) {
           if (Object.values(hit.outputs).every((r) => store.hasIntact(r))) {
             const record = toRecord(hit, material, n);
             bus.emit({ event: 'node-end', node: ref, status: 'cached', ms: nowMs() - t0, key, outputs: hashesOf(record), record });
@@ -206,6 +232,17 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
         }
       }
       const durationMs = Math.round(nowMs() - tRun);
+      if (auditing) {
+        const mismatches: AuditResult['mismatches'] = [];
+        for (const [port, want] of Object.entries(auditing.outputs)) {
+          const got = result.outputs[port]?.hash ?? '(none)';
+          if (got !== want.hash) mismatches.push([port, want.hash, got]);
+        }
+        for (const port of Object.keys(result.outputs)) if (!(port in auditing.outputs)) mismatches.push([port, '(none)', result.outputs[port].hash]);
+        // The record is replaced by what was computed here either way: a bad one is gone.
+        if (mismatches.length > 0) await store.deleteAction(key);
+        opts.audit!.onResult({ nodeId: n.nodeId, key, origin: auditing.origin, mismatches });
+      }
       const action = { key, type: n.typeName, version: n.registered.node.version, outputs: result.outputs, deps, notes: result.notes, durationMs };
       await store.putAction(action);
       const record = toRecord(action, material, n);

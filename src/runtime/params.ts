@@ -119,9 +119,22 @@ export function expandSweep(axes: SweepAxes, origin: { grid: string; zip: string
   }));
 }
 
-/** Sets `value` at a dotted sub-path of a params object (creating objects on the way); returns a copy. */
+/** Names that would reach an object's prototype: refused in every param path and params key. */
+export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** The first forbidden segment of a dotted path, if any. */
+export function forbiddenSegment(path: readonly string[]): string | undefined {
+  return path.find((s) => FORBIDDEN_KEYS.has(s));
+}
+
+/**
+ * Sets `value` at a dotted sub-path of a params object (creating objects on the way); returns a copy.
+ * The copies have no prototype, so no path can reach Object.prototype.
+ */
 export function setPath(obj: Record<string, Json>, path: readonly string[], value: Json): Record<string, Json> {
-  const copy: Record<string, Json> = { ...obj };
+  const bad = forbiddenSegment(path);
+  if (bad !== undefined) throw new RangeError(`"${bad}" is not allowed in a param path`);
+  const copy: Record<string, Json> = Object.assign(Object.create(null) as Record<string, Json>, obj);
   if (path.length === 1) {
     copy[path[0]] = value;
     return copy;

@@ -7,7 +7,7 @@ import { ValidationError, type Diagnostic } from './errors.js';
 import { hashJson } from './hash.js';
 import { portsFor, type InputPort, type OutputPort, type Ports } from './node-type.js';
 import {
-  expandSweep, parseAxisFlags, parseOverrides, schemaAt, setPath,
+  FORBIDDEN_KEYS, expandSweep, forbiddenSegment, parseAxisFlags, parseOverrides, schemaAt, setPath,
   type Assignment, type GridPoint, type SweepAxes,
 } from './params.js';
 import { NODE_ID_PATTERN, pipelineDocumentSchema } from './pipeline-schema.js';
@@ -78,6 +78,7 @@ export async function planFromText(path: string, text: string, options: PlanOpti
       seed: typeof n.seed === 'number' ? n.seed : undefined,
     });
   }
+  for (const d of decls) for (const at of forbiddenKeys(d.params)) diags.push(source.diagnostic(['nodes', d.id, 'params', ...at], `"${at[at.length - 1]}" is not allowed as a params key`, 'key'));
   const declById = new Map(decls.map((d) => [d.id, d]));
   const knownIds = new Set(Object.keys(rawNodes));
 
@@ -141,12 +142,12 @@ export async function planFromText(path: string, text: string, options: PlanOpti
     let seedForAll = pipelineSeed;
     for (const a of assignments) if (a.path === 'seed') seedForAll = Number(a.value);
     for (const d of decls) {
-      let p = structuredClone(d.params);
+      let p = nullPrototypeCopy(d.params) as Record<string, Json>;
       let seed = d.seed ?? seedForAll;
       const assigned = new Map<string, Assignment>();
       for (const a of assignments) {
         const [nodeId, ...rest] = a.path.split('.');
-        if (nodeId !== d.id || rest.length === 0) continue;
+        if (nodeId !== d.id || rest.length === 0 || forbiddenSegment(rest) !== undefined) continue;
         if (rest.length === 1 && rest[0] === 'seed') seed = Number(a.value);
         else {
           p = setPath(p, rest, a.value);
@@ -242,6 +243,22 @@ export async function planFromText(path: string, text: string, options: PlanOpti
   };
 }
 
+/** Paths of keys in `value` that would reach a prototype (`__proto__`, `constructor`, `prototype`). */
+function forbiddenKeys(value: unknown, at: string[] = []): string[][] {
+  if (value === null || typeof value !== 'object') return [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => forbiddenKeys(v, [...at, String(i)]));
+  return Object.keys(value).flatMap((k) => (FORBIDDEN_KEYS.has(k) ? [[...at, k]] : forbiddenKeys((value as Record<string, unknown>)[k], [...at, k])));
+}
+
+/** A deep copy whose objects have no prototype: no params key or path can reach Object.prototype. */
+function nullPrototypeCopy(value: Json): Json {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(nullPrototypeCopy);
+  const out = Object.create(null) as Record<string, Json>;
+  for (const k of Object.keys(value)) if (!FORBIDDEN_KEYS.has(k)) out[k] = nullPrototypeCopy(value[k]);
+  return out;
+}
+
 function isPlainObject(x: unknown): boolean {
   return x !== null && typeof x === 'object' && !Array.isArray(x);
 }
@@ -254,7 +271,10 @@ function readSweep(sweep: unknown): SweepAxes {
 function checkAssignmentPath(a: Assignment, knownIds: Set<string>, diags: Diagnostic[], source: SourceDocument): void {
   if (a.path === 'seed') return;
   const [nodeId, ...rest] = a.path.split('.');
-  const problem = !knownIds.has(nodeId)
+  const bad = forbiddenSegment(a.path.split('.'));
+  const problem = bad !== undefined
+    ? `"${bad}" is not allowed in a param path`
+    : !knownIds.has(nodeId)
     ? `no node "${nodeId}" in this pipeline (nodes: ${[...knownIds].join(', ')})`
     : rest.length === 0
       ? 'expected <node>.<param>, e.g. relabel.absorb'

@@ -6,7 +6,7 @@ import type { NodeRecord } from './events.js';
 import { FileHasher } from './hash.js';
 import type { Lockfile } from './lockfile.js';
 import type { Plan, PlannedNode } from './plan.js';
-import type { ObjectRef, Store } from './store.js';
+import { describeOrigin, usableFor, type ObjectRef, type Store } from './store.js';
 
 export type NodeState = 'up-to-date' | 'stale';
 
@@ -17,6 +17,8 @@ export interface NodeStatusLine {
   state: NodeState;
   reasons: string[];
   key?: string;
+  /** Where an up-to-date node's result came from: "computed here", "imported from bundle …", "pulled from remote …". */
+  origin?: string;
 }
 
 interface Known {
@@ -24,6 +26,7 @@ interface Known {
   outputs?: Record<string, ObjectRef>;
   key?: string;
   reasons: string[];
+  origin?: string;
 }
 
 export async function pipelineStatus(plan: Plan, store: Store, lock: Lockfile | undefined): Promise<NodeStatusLine[]> {
@@ -35,7 +38,10 @@ export async function pipelineStatus(plan: Plan, store: Store, lock: Lockfile | 
   for (const [i, point] of plan.points.entries()) {
     for (const [nodeId, instanceId] of plan.pointNodes[i]) {
       const k = known.get(instanceId)!;
-      lines.push({ point: point.id, nodeId, type: plan.nodes.get(instanceId)!.typeName, state: k.state, reasons: k.reasons, key: k.key });
+      lines.push({
+        point: point.id, nodeId, type: plan.nodes.get(instanceId)!.typeName, state: k.state, reasons: k.reasons, key: k.key,
+        ...(k.origin ? { origin: k.origin } : {}),
+      });
     }
   }
   return lines;
@@ -61,10 +67,14 @@ async function nodeState(
     deps: deps.map((d) => ({ name: d.name, sha256: d.sha256 })),
   };
   const key = computeKey(material);
-  const action = store.getAction(key);
+  const found = store.getAction(key);
+  const action = found && usableFor(found, plan.file.path) ? found : undefined;
   if (action && Object.values(action.outputs).every((r) => store.hasIntact(r))) {
     const reasons = locked && locked.key !== key ? ['cached, but the lockfile records another key (run to update it)'] : [];
-    return { state: 'up-to-date', outputs: action.outputs, key, reasons };
+    return { state: 'up-to-date', outputs: action.outputs, key, reasons, origin: describeOrigin(action.origin) };
+  }
+  if (found && !action && found.origin?.kind !== 'local') {
+    return { state: 'stale', key, reasons: [`a result ${describeOrigin(found.origin)} for ${found.origin?.pipeline ?? '?'} is not used by this pipeline (\`sieve import --trust\` or \`trusted_remotes\` to use it)`] };
   }
   if (!locked) return { state: 'stale', key, reasons: ['never run (not in the lockfile)'] };
   const reasons = [...paramReasons];

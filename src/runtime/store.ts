@@ -11,7 +11,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, st
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorruptObjectError } from './errors.js';
-import { sha256 } from './hash.js';
+import { hashJson, sha256 } from './hash.js';
 import type { DType, Json } from './tensor.js';
 
 export type ArtifactKind = 'tensor' | 'json' | 'file';
@@ -32,17 +32,56 @@ export interface ExternalDepRecord {
   size: number;
 }
 
+/**
+ * Where an action record came from. Objects are checked by their hash wherever they come from, but
+ * a record (key → outputs) cannot be checked without recomputing it: one that arrived from a bundle
+ * or a remote is used only for the pipeline file it arrived with, unless its source is trusted.
+ */
+export type ActionOrigin =
+  | { kind: 'local' }
+  | {
+      kind: 'bundle' | 'remote';
+      /** The bundle's sha256, or the remote's name (or its description when it has no name). */
+      source: string;
+      /** Absolute path of the pipeline file it arrived with. */
+      pipeline: string;
+      /** The user trusts the source (`--trust`, `trusted_remotes`): usable by any pipeline. */
+      trusted?: boolean;
+    };
+
 export interface ActionRecord {
   key: string;
+  /** Absent in records this machine computed (and in records from before origins were kept). */
+  origin?: ActionOrigin;
   type: string;
   version: string;
   outputs: Record<string, ObjectRef>;
   deps: ExternalDepRecord[];
   notes: Record<string, Json>;
   durationMs: number;
+  /** sha256 of the record's canonical JSON without this field: a record edited on disk is not used. */
+  digest?: string;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+
+/** "computed here", "imported from bundle 3f2a…", "pulled from remote team". */
+export function describeOrigin(origin: ActionOrigin | undefined): string {
+  if (!origin || origin.kind === 'local') return 'computed here';
+  const what = origin.kind === 'bundle' ? `imported from bundle ${origin.source.slice(0, 12)}` : `pulled from remote ${origin.source}`;
+  return origin.trusted ? `${what} (trusted)` : what;
+}
+
+/** Whether a record may serve a cache hit for the pipeline file at `pipelinePath`. */
+export function usableFor(record: ActionRecord, pipelinePath: string): boolean {
+  const o = record.origin;
+  return !o || o.kind === 'local' || o.trusted === true || o.pipeline === pipelinePath;
+}
+
+/** The digest an action record carries over the rest of its content. */
+function actionDigest(record: Omit<ActionRecord, 'digest'>): string {
+  return hashJson(record as unknown as Record<string, unknown>);
+}
 
 export class Store {
   readonly objectsDir: string;
@@ -151,16 +190,35 @@ export class Store {
     return sha256(bytes) === hash ? undefined : 'content does not match its hash';
   }
 
+  /**
+   * The action record of `key`, or undefined when there is none or it does not hold: stored under
+   * another key's name, or its content no longer matches its digest (an edited or swapped output).
+   */
   getAction(key: string): ActionRecord | undefined {
+    const r = this.readAction(key);
+    return r.ok ? r.record : undefined;
+  }
+
+  /** The action record of `key` with the reason it is refused, if it is. */
+  readAction(key: string): { ok: true; record: ActionRecord } | { ok: false; reason: string } {
+    let record: ActionRecord;
     try {
-      return JSON.parse(readFileSync(this.actionPath(key), 'utf8')) as ActionRecord;
-    } catch {
-      return undefined;
+      record = JSON.parse(readFileSync(this.actionPath(key), 'utf8')) as ActionRecord;
+    } catch (e) {
+      return { ok: false, reason: (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : 'unreadable' };
     }
+    if (record === null || typeof record !== 'object' || typeof record.outputs !== 'object' || record.outputs === null) {
+      return { ok: false, reason: 'not an action record' };
+    }
+    if (record.key !== key) return { ok: false, reason: `stored under ${key.slice(0, 12)} but records key ${String(record.key).slice(0, 12)}` };
+    const { digest, ...rest } = record;
+    if (digest !== actionDigest(rest)) return { ok: false, reason: 'its content does not match its digest' };
+    return { ok: true, record };
   }
 
   async putAction(record: ActionRecord): Promise<void> {
-    await this.writeAtomic(this.actionPath(record.key), JSON.stringify(record, null, 1));
+    const { digest: _old, ...rest } = record;
+    await this.writeAtomic(this.actionPath(record.key), JSON.stringify({ ...rest, digest: actionDigest(rest) }, null, 1));
   }
 
   async deleteAction(key: string): Promise<void> {
