@@ -5,6 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pc from 'picocolors';
 import { decodeArtifact } from '../runtime/artifact.js';
+import { removeStaleSiblings } from '../runtime/atomic-file.js';
 import { UsageError } from '../runtime/errors.js';
 import type { RunListener } from '../runtime/events.js';
 import { execute } from '../runtime/executor.js';
@@ -81,7 +82,8 @@ export async function runCommand(pipeline: string | undefined, flags: RunFlags, 
   const unknown = (flags.only ?? []).filter((id) => !p.file.nodes.some((n) => n.id === id));
   if (unknown.length) throw new UsageError(`--only names unknown node(s): ${unknown.join(', ')}`);
   const lockPath = lockfilePath(p.file.path);
-  const lockWriter = new LockfileWriter(p, SIEVE_VERSION, lockPath);
+  await removeStaleSiblings(lockPath); // temp files of a killed run that could not use the cache's tmp/
+  const lockWriter = new LockfileWriter(p, SIEVE_VERSION, lockPath, store.tmpDir);
   const listeners: RunListener[] = [
     flags.json
       ? new JsonReporter(process.stdout)

@@ -18,6 +18,7 @@ export async function gcCommand(lockfiles: string[], flags: CacheFlags & { dryRu
   const verb = r.dryRun ? 'would remove' : 'removed';
   process.stdout.write(
     `${verb} ${r.removedObjects} object(s) (${formatBytes(r.removedBytes)}) and ${r.removedActions} action record(s); ` +
-      `kept ${r.keptObjects} object(s) referenced by ${r.roots.length} root(s)\n`,
+      `kept ${r.keptObjects} object(s) referenced by ${r.roots.length} root(s)` +
+      `${r.inFlight ? ` or in use by a running process (${r.inFlight})` : ''}\n`,
   );
 }

@@ -188,7 +188,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportReport> {
   await store.init();
   const fileStat = await stat(file).catch(() => undefined);
   if (!fileStat?.isFile()) throw new BundleError(file, 'no such file');
-  const staging = join(store.tmpDir, `import-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const staging = store.tmpName('import-');
   const bundleHash = await hashFileStream(file);
   await mkdir(join(staging, 'objects'), { recursive: true });
   const refuse = (reason: string, entry?: string): never => {

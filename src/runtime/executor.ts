@@ -11,7 +11,7 @@ import { EventBus, type NodeRecord, type NodeRef, type NodeStatus, type RunListe
 import { FileHasher, hashJson } from './hash.js';
 import type { ExternalDep } from './node-type.js';
 import type { Plan, PlannedNode } from './plan.js';
-import { describeOrigin, usableFor, type ActionOrigin, type ExternalDepRecord, type ObjectRef, type Store } from './store.js';
+import { Lease, describeOrigin, usableFor, type ActionOrigin, type ExternalDepRecord, type ObjectRef, type Store } from './store.js';
 import { runTask, type TaskHooks, type TaskRequest, type TaskResult } from './task.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -105,6 +105,8 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
   const bus = new EventBus(opts.listeners);
   const store = opts.store;
   await store.init();
+  await store.cleanStaleTmp(); // what killed runs left in tmp/
+  const lease = new Lease(store);
   const limit = pLimit(opts.jobs);
   const pool = new WorkerPool(opts.jobs);
   const hasher = opts.fileHasher ?? new FileHasher(store.fileHashStatePath);
@@ -185,6 +187,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
         } else if (hit) {
           if (Object.values(hit.outputs).every((r) => store.hasIntact(r))) {
             const record = toRecord(hit, material, n);
+            lease.add(Object.values(hit.outputs).map((r) => r.hash));
             bus.emit({ event: 'node-end', node: ref, status: 'cached', ms: nowMs() - t0, key, outputs: hashesOf(record), record });
             return { status: 'cached', record };
           }
@@ -210,6 +213,9 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
           tRun = nowMs();
           if (!started) bus.emit({ event: 'node-start', node: ref, key });
           started = true;
+          // Its inputs (and what earlier hits used) are leased before it reads them: `gc` keeps them.
+          lease.add(Object.values(inputRefs).map((r) => r.hash));
+          lease.flush();
           return runNode(n, request, hooks);
         });
       let result: TaskResult;
@@ -245,6 +251,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
       }
       const action = { key, type: n.typeName, version: n.registered.node.version, outputs: result.outputs, deps, notes: result.notes, durationMs };
       await store.putAction(action);
+      lease.add(Object.values(result.outputs).map((r) => r.hash));
       const record = toRecord(action, material, n);
       // Its own time, from the start of execution (not the wait for a free slot).
       bus.emit({ event: 'node-end', node: ref, status: 'ran', ms: nowMs() - tRun, key, outputs: hashesOf(record), record });
@@ -279,7 +286,11 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
     ms: Math.round(nowMs() - started), failures,
   };
   bus.emit({ event: 'run-end', summary });
-  await bus.flush();
+  try {
+    await bus.flush();
+  } finally {
+    lease.release(); // after the run record and the lockfile name what this run produced
+  }
   return { summary, outcomes: settled };
 }
 

@@ -93,6 +93,8 @@ export class LockfileWriter implements RunListener {
     private readonly plan: Plan,
     private readonly sieveVersion: string,
     readonly path = lockfilePath(plan.file.path),
+    /** Where its temp file goes (the cache's tmp/), so none is ever left beside the pipeline. */
+    private readonly tmpDir?: string,
   ) {}
 
   onEvent(e: RunEvent): Promise<void> | void {
@@ -123,7 +125,7 @@ export class LockfileWriter implements RunListener {
     const lock: Lockfile = { version: LOCKFILE_VERSION, pipeline: this.plan.file.name, sieve: this.sieveVersion, points };
     const text = serializeLockfile(lock);
     // Unchanged (a no-op run): left alone, so its modification time still says when results changed.
-    if (text !== before?.text) await writeFileAtomic(this.path, text);
+    if (text !== before?.text) await writeFileAtomic(this.path, text, this.tmpDir);
     this.written = lock;
   }
 }

@@ -56,6 +56,8 @@ interface Entry {
   instances: Omit<PlannedNode, 'registered'>[];
   pointNodes: [string, string][][];
   sweptPaths: string[];
+  /** sha256 of the entry's canonical JSON without this field: an entry edited on disk is planned again. */
+  digest?: string;
 }
 
 export class PlanCache {
@@ -82,7 +84,13 @@ export class PlanCache {
     } catch {
       return undefined;
     }
-    if (entry.format !== PLAN_CACHE_FORMAT || entry.key !== key) return undefined;
+    if (entry === null || typeof entry !== 'object' || entry.format !== PLAN_CACHE_FORMAT || entry.key !== key) return undefined;
+    const { digest, ...content } = entry;
+    try {
+      if (digest !== hashJson(content as unknown as Record<string, Json>)) return undefined;
+    } catch {
+      return undefined;
+    }
     try {
       for (const p of entry.plugins) await registry.loadPlugin(p.specifier, p.baseDir);
       await registry.load(Object.keys(entry.types));
@@ -133,6 +141,7 @@ export class PlanCache {
       sweptPaths: plan.sweptPaths,
     };
     try {
+      entry.digest = hashJson(entry as unknown as Record<string, Json>);
       if (this.mustExist !== undefined && !(await exists(this.mustExist))) return;
       await mkdir(this.dir, { recursive: true });
       await writeFileAtomic(this.entryPath(key), JSON.stringify(entry));

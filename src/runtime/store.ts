@@ -7,10 +7,11 @@
 // Renames within one filesystem are atomic, so a killed process never leaves a partial object, and
 // two processes writing the same object write the same bytes: last rename wins, both are right.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CorruptObjectError } from './errors.js';
+import { processAlive } from './atomic-file.js';
+import { CorruptObjectError, SieveError } from './errors.js';
 import { hashJson, sha256 } from './hash.js';
 import type { DType, Json } from './tensor.js';
 
@@ -92,6 +93,8 @@ export class Store {
   readonly fileHashStatePath: string;
   /** Memoised plans (see PlanCache). */
   readonly planCacheDir: string;
+  /** Leases of running processes: the objects they use, which `gc` never removes (see Lease). */
+  readonly leasesDir: string;
   private ready: Promise<void> | undefined;
 
   constructor(readonly root: string) {
@@ -101,6 +104,12 @@ export class Store {
     this.tmpDir = join(root, 'tmp');
     this.fileHashStatePath = join(root, 'state', 'file-hashes.json');
     this.planCacheDir = join(root, 'state', 'plans');
+    this.leasesDir = join(root, 'state', 'leases');
+  }
+
+  /** A temp name in tmp/ that says which process owns it (see `cleanStaleTmp`). */
+  tmpName(prefix = '', suffix = ''): string {
+    return join(this.tmpDir, `${prefix}${process.pid}-${randomBytes(6).toString('hex')}${suffix}`);
   }
 
   /** Creates the directory skeleton once per process (synchronously: see `getAction`). */
@@ -125,7 +134,7 @@ export class Store {
   /** Writes `bytes` to `dest` through a temp file and a rename. */
   async writeAtomic(dest: string, bytes: Uint8Array | string): Promise<void> {
     await this.init();
-    const tmp = join(this.tmpDir, `${randomBytes(8).toString('hex')}.part`);
+    const tmp = this.tmpName('', '.part');
     const handle = await open(tmp, 'w');
     try {
       await handle.writeFile(bytes);
@@ -260,7 +269,7 @@ export class Store {
    */
   async writeRunRecord(id: string, record: Json): Promise<void> {
     await this.init();
-    const tmp = join(this.tmpDir, `${randomBytes(8).toString('hex')}.part`);
+    const tmp = this.tmpName('', '.part');
     try {
       const fd = openSync(tmp, 'w');
       try {
@@ -280,25 +289,58 @@ export class Store {
     }
   }
 
-  async listRunRecords(): Promise<Json[]> {
+  /**
+   * Every run record. With `strict`, one that cannot be read or has not the shape of a run record
+   * is an error (what `gc` needs: a record it cannot read must never widen what it deletes);
+   * otherwise it is skipped.
+   */
+  async listRunRecords(strict = false): Promise<Json[]> {
     const names = await readdir(this.runsDir).catch(() => [] as string[]);
     const out: Json[] = [];
     for (const n of names.filter((x) => x.endsWith('.json')).sort()) {
+      const path = join(this.runsDir, n);
+      let record: unknown;
       try {
-        out.push(JSON.parse(await readFile(join(this.runsDir, n), 'utf8')) as Json);
-      } catch {
-        // A record from an interrupted write cannot exist (atomic), but a hand-edited one might.
+        record = JSON.parse(await readFile(path, 'utf8'));
+      } catch (e) {
+        if (strict) throw new SieveError(`run record ${path} cannot be read (${(e as Error).message}): remove it, or run its pipeline again to rewrite it`);
+        continue;
       }
+      const nodes = (record as { nodes?: unknown } | null)?.nodes;
+      const shaped = Array.isArray(nodes) && nodes.every((x) => x !== null && typeof x === 'object' && (x.outputs === undefined || (typeof x.outputs === 'object' && x.outputs !== null)));
+      if (!shaped) {
+        if (strict) throw new SieveError(`run record ${path} is not a Sieve run record (no list of nodes with outputs): remove it, or run its pipeline again to rewrite it`);
+        continue;
+      }
+      out.push(record as Json);
     }
     return out;
   }
 
-  /** Removes temp files older than `olderThanMs` (left by killed processes). */
+  /**
+   * Removes what killed processes left in tmp/: entries named by a process that is gone (every temp
+   * name carries its pid). A pull's staging folder has no pid: it is kept, so the pull can resume.
+   */
+  async cleanStaleTmp(): Promise<number> {
+    const names = await readdir(this.tmpDir).catch(() => [] as string[]);
+    let removed = 0;
+    for (const n of names) {
+      const m = /^(?:[a-z]+-)?(\d+)-[0-9a-f]{8,}(?:\.part)?$/.exec(n);
+      if (!m || processAlive(Number(m[1]))) continue;
+      await rm(join(this.tmpDir, n), { recursive: true, force: true });
+      removed++;
+    }
+    return removed;
+  }
+
+  /** Removes temp files older than `olderThanMs` (left by killed processes), except those of a live process. */
   async cleanTmp(olderThanMs: number): Promise<number> {
     const names = await readdir(this.tmpDir).catch(() => [] as string[]);
     let removed = 0;
     const now = Date.now();
     for (const n of names) {
+      const owner = /^(?:[a-z]+-)?(\d+)-[0-9a-f]{8,}(?:\.part)?$/.exec(n);
+      if (owner && processAlive(Number(owner[1]))) continue;
       const p = join(this.tmpDir, n);
       const s = await stat(p).catch(() => undefined);
       if (s && now - s.mtimeMs > olderThanMs) {
@@ -311,8 +353,84 @@ export class Store {
 
   async makeScratchDir(): Promise<string> {
     await this.init();
-    const dir = join(this.tmpDir, `scratch-${randomBytes(6).toString('hex')}`);
+    const dir = this.tmpName('scratch-');
     await mkdir(dir, { recursive: true });
     return dir;
   }
+}
+
+/**
+ * A running process's lease on the store: a file in state/leases/ naming its pid, when it started
+ * and the objects it uses. `gc` keeps every object a live lease names and every object written
+ * since the oldest live lease started, so it never removes what a run is reading or writing. The
+ * file is created on first use (a run that only finds cache hits writes nothing) and removed at the
+ * end; the lease of a killed process is ignored and removed by the next `gc`.
+ */
+export class Lease {
+  private path: string | undefined;
+  private pending: string[] = [];
+
+  constructor(private readonly store: Store) {}
+
+  add(hashes: Iterable<string>): void {
+    for (const h of hashes) this.pending.push(h);
+  }
+
+  /** Writes what was added since the last flush (synchronously: it is small, and must precede the reads it protects). */
+  flush(): void {
+    if (this.pending.length === 0 && this.path) return;
+    if (!this.path) {
+      mkdirSync(this.store.leasesDir, { recursive: true });
+      this.path = join(this.store.leasesDir, `${process.pid}-${randomBytes(6).toString('hex')}.lease`);
+      writeFileSync(this.path, `${JSON.stringify({ pid: process.pid, started: Date.now() })}\n`);
+    }
+    if (this.pending.length > 0) appendFileSync(this.path, `${this.pending.join('\n')}\n`);
+    this.pending = [];
+  }
+
+  release(): void {
+    if (!this.path) return;
+    try {
+      unlinkSync(this.path);
+    } catch {
+      // already gone
+    }
+    this.path = undefined;
+  }
+}
+
+export interface LiveLeases {
+  /** Objects the live leases name. */
+  hashes: Set<string>;
+  /** When the oldest live lease started (ms since the epoch); undefined when none is live. */
+  oldestStart?: number;
+  /** Lease files of processes that are gone. */
+  dead: string[];
+}
+
+/** The leases of processes still running on this machine. */
+export async function readLeases(store: Store): Promise<LiveLeases> {
+  const out: LiveLeases = { hashes: new Set(), dead: [] };
+  for (const n of await readdir(store.leasesDir).catch(() => [] as string[])) {
+    if (!n.endsWith('.lease')) continue;
+    const path = join(store.leasesDir, n);
+    const text = await readFile(path, 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    const [head, ...lines] = text.split('\n');
+    let info: { pid?: unknown; started?: unknown } = {};
+    try {
+      info = JSON.parse(head) as typeof info;
+    } catch {
+      // a lease being created: its pid is in its name
+    }
+    const pid = typeof info.pid === 'number' ? info.pid : Number(/^(\d+)-/.exec(n)?.[1]);
+    if (!processAlive(pid)) {
+      out.dead.push(path);
+      continue;
+    }
+    const started = typeof info.started === 'number' ? info.started : 0;
+    out.oldestStart = Math.min(out.oldestStart ?? started, started);
+    for (const l of lines) if (HEX64.test(l)) out.hashes.add(l);
+  }
+  return out;
 }
