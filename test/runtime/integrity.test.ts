@@ -126,7 +126,7 @@ describe('temporary files', () => {
   it('the next run removes what a killed process left in tmp/, and the lockfile is never written beside the pipeline', async () => {
     const dir = await makeTempDir('sieve-integrity-tmp-');
     const cache = join(dir, 'cache');
-    const path = await writePipeline(dir, linearPipeline());
+    await writePipeline(dir, linearPipeline());
     await mkdir(join(cache, 'tmp'), { recursive: true });
     // What a killed process (pid 2^22 + 1 is above Linux's pid_max default, so not alive) leaves.
     const dead = 4194305;
