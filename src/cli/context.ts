@@ -34,5 +34,7 @@ export function planPipeline(pipeline: string | undefined, flags: PlanFlags & Ca
     zip: flags.zip,
     noSweep: flags.sweep === false,
     plugins: flags.plugin,
+    // The data and scripts a pipeline names must be there when nodes will run (they are checked, located, before anything runs).
+    checkFiles: writesCache,
   });
 }

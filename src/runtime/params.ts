@@ -90,11 +90,36 @@ function formatValue(v: Json): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
+/** Grid points a sweep may have unless `$SIEVE_MAX_POINTS` says otherwise (see the README). */
+export const DEFAULT_MAX_POINTS = 100_000;
+
+/** The limit on grid points: `$SIEVE_MAX_POINTS`, else DEFAULT_MAX_POINTS. */
+export function maxPoints(): number {
+  const env = process.env.SIEVE_MAX_POINTS;
+  const n = env === undefined || env === '' ? DEFAULT_MAX_POINTS : Number(env);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`$SIEVE_MAX_POINTS must be a positive integer, got ${JSON.stringify(env)}`);
+  return n;
+}
+
+/** How many points the axes make (grid lengths multiplied, times the zip rows), without making them. */
+export function sweepSize(axes: SweepAxes): number {
+  let n = 1;
+  for (const values of Object.values(axes.grid)) n *= values.length;
+  const zip = Object.values(axes.zip);
+  if (zip.length > 0) n *= zip[0].length;
+  return n;
+}
+
 /** Expands grid axes (cartesian) times zip rows (paired) into points, in a stable order. */
 export function expandSweep(axes: SweepAxes, origin: { grid: string; zip: string }): GridPoint[] {
   const gridPaths = Object.keys(axes.grid);
   const zipPaths = Object.keys(axes.zip);
   if (gridPaths.length === 0 && zipPaths.length === 0) return [{ index: 0, id: 'default', assignments: [] }];
+  const size = sweepSize(axes);
+  const limit = maxPoints();
+  if (size > limit) {
+    throw new UsageError(`the sweep has ${size.toLocaleString('en-US')} points, more than the limit of ${limit.toLocaleString('en-US')} (set $SIEVE_MAX_POINTS to allow more)`);
+  }
   const zipLengths = new Set(zipPaths.map((p) => axes.zip[p].length));
   if (zipLengths.size > 1) {
     throw new UsageError(
