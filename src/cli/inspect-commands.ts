@@ -60,6 +60,8 @@ export async function showCommand(
     const bytes = await store.read(ref).catch((e: unknown) => errorMessage(e));
     summaries[port] = typeof bytes === 'string' ? { error: bytes } : summarize(ref, bytes);
   }
+  // An output that cannot be read (corrupt, truncated, missing) is shown, and the command fails.
+  if (Object.values(summaries).some((x) => (x as { error?: string }).error !== undefined)) process.exitCode = 1;
   if (flags.json) {
     process.stdout.write(`${JSON.stringify({ node, point: pointId, key: rec.key, outputs: summaries }, null, 1)}\n`);
     return;

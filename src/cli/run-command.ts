@@ -63,7 +63,10 @@ export async function printResults(p: Plan, store: Store, outDir: string | undef
   if (columns.length < table.columns.length) {
     process.stdout.write(pc.dim(`(${table.columns.length - columns.length} metric column(s) equal at every point are only in the files)\n`));
   }
-  if (table.missing.length) process.stdout.write(pc.yellow(`no metrics yet for: ${table.missing.join(', ')}\n`));
+  for (const u of table.unreadable ?? []) process.stdout.write(pc.red(`cannot read the metrics of ${u} (run the pipeline to recompute it)\n`));
+  if (table.unreadable?.length) process.exitCode = 1;
+  const notRun = table.missing.filter((pt) => !(table.unreadable ?? []).some((u) => u.includes(` at ${pt}: `)));
+  if (notRun.length) process.stdout.write(pc.yellow(`no metrics yet for: ${notRun.join(', ')}\n`));
   process.stdout.write(pc.dim(`written ${base}.csv and ${base}.json\n`));
 }
 

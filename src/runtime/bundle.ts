@@ -10,7 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { basename, join, posix, resolve } from 'node:path';
+import { basename, dirname, join, posix, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'yaml';
 import tar from 'tar-stream';
@@ -93,9 +93,13 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportReport> {
     lockfile: { name: basename(opts.lockPath), sha256: sha256(lockText), size: lockText.byteLength },
     objects: objects.map((o) => ({ hash: o.hash, size: o.size })),
   };
-  const tmp = `${opts.outFile}.${randomBytes(4).toString('hex')}.tmp`;
+  const outDir = dirname(opts.outFile);
+  const dirStat = await stat(outDir).catch(() => undefined);
+  if (!dirStat?.isDirectory()) throw new BundleError(opts.outFile, `cannot write it: ${outDir} ${dirStat ? 'is not a directory' : 'does not exist'}`);
+  const tmp = `${opts.outFile}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   const pack = tar.pack();
   const written = pipeline(pack, createWriteStream(tmp));
+  written.catch(() => undefined); // an early failure (no permission, a full disk) is reported below, not as an unhandled error
   const addBytes = (name: string, bytes: Uint8Array): Promise<void> =>
     new Promise((res, rej) => pack.entry({ name, size: bytes.byteLength, mode: 0o644 }, Buffer.from(bytes), (e) => (e ? rej(e) : res())));
   let bytes = 0;

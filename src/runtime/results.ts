@@ -1,6 +1,7 @@
 // `sieve results`: one row per grid point, the swept params beside the metrics that metric-emitting
 // nodes (those declaring `metrics` ports) produced, read from the lockfile and the cache.
 import { decodeArtifact } from './artifact.js';
+import { errorMessage } from './errors.js';
 import { lockfileTypes, type Lockfile } from './lockfile.js';
 import type { NodeRegistry } from './registry.js';
 import type { Store } from './store.js';
@@ -13,6 +14,8 @@ export interface ResultsTable {
   rows: Record<string, Json>[];
   /** Points whose metrics were not available (not run yet, or objects not in the cache). */
   missing: string[];
+  /** Metrics objects that could not be read, each with why (corrupt, truncated, missing). */
+  unreadable?: string[];
 }
 
 export async function collectResults(lock: Lockfile, registry: NodeRegistry, store: Store): Promise<ResultsTable> {
@@ -21,6 +24,7 @@ export async function collectResults(lock: Lockfile, registry: NodeRegistry, sto
   const metricCols = new Set<string>();
   const rows: Record<string, Json>[] = [];
   const missing: string[] = [];
+  const unreadable: string[] = [];
   for (const [pointId, point] of Object.entries(lock.points)) {
     const row: Record<string, Json> = { point: pointId };
     for (const [k, v] of Object.entries(point.assignments)) {
@@ -33,7 +37,10 @@ export async function collectResults(lock: Lockfile, registry: NodeRegistry, sto
       for (const port of ports) {
         const ref = rec.outputs[port];
         if (!ref) continue;
-        const bytes = await store.read(ref).catch(() => undefined);
+        const bytes = await store.read(ref).catch((e: unknown) => {
+          unreadable.push(`${nodeId}.${port} at ${pointId}: ${errorMessage(e)}`);
+          return undefined;
+        });
         if (!bytes) continue;
         found = true;
         for (const [k, v] of Object.entries(scalars(decodeArtifact(ref, bytes) as Json))) {
@@ -46,7 +53,10 @@ export async function collectResults(lock: Lockfile, registry: NodeRegistry, sto
     if (!found) missing.push(pointId);
     rows.push(row);
   }
-  return { columns: ['point', ...paramCols, ...[...metricCols].sort()], paramColumns: paramCols.size, rows, missing };
+  return {
+    columns: ['point', ...paramCols, ...[...metricCols].sort()], paramColumns: paramCols.size, rows, missing,
+    ...(unreadable.length ? { unreadable } : {}),
+  };
 }
 
 /** Numeric and boolean leaves of a metrics object, by dotted path (text and arrays are not metrics). */
