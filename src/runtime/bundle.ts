@@ -4,9 +4,11 @@
 //   pipeline/<name>.yaml     the pipeline
 //   pipeline/<name>.lock     its lockfile
 //   objects/<2 hex>/<62 hex> the objects
-// Import trusts nothing: every entry name is checked (no `..`, no absolute path, no link, nothing
-// unknown), every object is hashed while it is staged in the cache's tmp/, and the cache, the
-// pipeline and the lockfile are touched only after the whole bundle checked out.
+// Import checks everything it can: every entry name (no `..`, no absolute path, no link, nothing
+// unknown, only <name>.yaml and <name>.lock), every object's hash while it is staged in the cache's
+// tmp/; the cache, the pipeline and the lockfile are touched only after the whole bundle checked
+// out. What it cannot check (that a record's outputs are what its key computes) is bound to the
+// bundle: its action records serve only the pipeline it carries unless imported with `trust`.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
