@@ -97,6 +97,7 @@ describe('gc', () => {
       '  c: { type: test-spin, inputs: { x: b }, params: { ms: 400 } }',
       '  m: { type: test-metrics, inputs: { x: c } }', '',
     ].join('\n'));
+    await mkdir(cache); // gc refuses a cache that does not exist
     const run = startCli(['run', path, '--cache', cache, '--json', '--jobs', '1'], { cwd: dir });
     let done = false;
     void run.then(() => {
