@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { processAlive } from './atomic-file.js';
 import { CorruptObjectError, SieveError } from './errors.js';
@@ -66,6 +67,17 @@ export interface ActionRecord {
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
+/** This machine, in temp names and leases: a pid says whether its process lives only on its own host. */
+const HOST_TAG = sha256(hostname()).slice(0, 8);
+/** `[prefix-]<pid>-<host tag><random>[.part]`: what `tmpName` makes. */
+const TMP_NAME = /^(?:[a-z]+-)?(\d+)-([0-9a-f]{8})[0-9a-f]{12}(?:\.part)?$/;
+
+/** Whether a tmp/ entry was made on this machine by a process that is gone. */
+function ownedByDeadProcess(name: string): boolean {
+  const m = TMP_NAME.exec(name);
+  return m !== null && m[2] === HOST_TAG && !processAlive(Number(m[1]));
+}
+
 /** "computed here", "imported from bundle 3f2a…", "pulled from remote team". */
 export function describeOrigin(origin: ActionOrigin | undefined): string {
   if (!origin || origin.kind === 'local') return 'computed here';
@@ -109,7 +121,7 @@ export class Store {
 
   /** A temp name in tmp/ that says which process owns it (see `cleanStaleTmp`). */
   tmpName(prefix = '', suffix = ''): string {
-    return join(this.tmpDir, `${prefix}${process.pid}-${randomBytes(6).toString('hex')}${suffix}`);
+    return join(this.tmpDir, `${prefix}${process.pid}-${HOST_TAG}${randomBytes(6).toString('hex')}${suffix}`);
   }
 
   /** Creates the directory skeleton once per process (synchronously: see `getAction`). */
@@ -325,8 +337,7 @@ export class Store {
     const names = await readdir(this.tmpDir).catch(() => [] as string[]);
     let removed = 0;
     for (const n of names) {
-      const m = /^(?:[a-z]+-)?(\d+)-[0-9a-f]{8,}(?:\.part)?$/.exec(n);
-      if (!m || processAlive(Number(m[1]))) continue;
+      if (!ownedByDeadProcess(n)) continue;
       await rm(join(this.tmpDir, n), { recursive: true, force: true });
       removed++;
     }
@@ -339,8 +350,8 @@ export class Store {
     let removed = 0;
     const now = Date.now();
     for (const n of names) {
-      const owner = /^(?:[a-z]+-)?(\d+)-[0-9a-f]{8,}(?:\.part)?$/.exec(n);
-      if (owner && processAlive(Number(owner[1]))) continue;
+      const owner = TMP_NAME.exec(n);
+      if (owner && owner[2] === HOST_TAG && processAlive(Number(owner[1]))) continue;
       const p = join(this.tmpDir, n);
       const s = await stat(p).catch(() => undefined);
       if (s && now - s.mtimeMs > olderThanMs) {
@@ -382,7 +393,7 @@ export class Lease {
     if (!this.path) {
       mkdirSync(this.store.leasesDir, { recursive: true });
       this.path = join(this.store.leasesDir, `${process.pid}-${randomBytes(6).toString('hex')}.lease`);
-      writeFileSync(this.path, `${JSON.stringify({ pid: process.pid, started: Date.now() })}\n`);
+      writeFileSync(this.path, `${JSON.stringify({ pid: process.pid, host: HOST_TAG, started: Date.now() })}\n`);
     }
     if (this.pending.length > 0) appendFileSync(this.path, `${this.pending.join('\n')}\n`);
     this.pending = [];
@@ -417,14 +428,17 @@ export async function readLeases(store: Store): Promise<LiveLeases> {
     const text = await readFile(path, 'utf8').catch(() => undefined);
     if (text === undefined) continue;
     const [head, ...lines] = text.split('\n');
-    let info: { pid?: unknown; started?: unknown } = {};
+    let info: { pid?: unknown; host?: unknown; started?: unknown } = {};
     try {
       info = JSON.parse(head) as typeof info;
     } catch {
       // a lease being created: its pid is in its name
     }
     const pid = typeof info.pid === 'number' ? info.pid : Number(/^(\d+)-/.exec(n)?.[1]);
-    if (!processAlive(pid)) {
+    // A lease of another machine sharing the cache cannot be checked by pid: live for a day.
+    const otherHost = typeof info.host === 'string' && info.host !== HOST_TAG;
+    const alive = otherHost ? Date.now() - (typeof info.started === 'number' ? info.started : 0) < 86_400_000 : processAlive(pid);
+    if (!alive) {
       out.dead.push(path);
       continue;
     }

@@ -3,6 +3,7 @@
 // killed process are removed by the next run, and none is left beside the pipeline.
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/nodes/index.js';
@@ -11,7 +12,7 @@ import { loadPlan } from '../../src/runtime/plan.js';
 import { Store } from '../../src/runtime/store.js';
 import {
   PLUGINS_LINE, actionRecords, assertCliBuilt, executions, jsonLines, linearPipeline, lockfileOf, makeTempDir, objectFiles,
-  removeTempDirs, runCli, runInProcess, startCli, statuses, writePipeline,
+  removeTempDirs, runCli, runInProcess, sha256Hex, startCli, statuses, writePipeline,
 } from '../helpers/runtime.js';
 
 beforeAll(assertCliBuilt);
@@ -131,13 +132,16 @@ describe('temporary files', () => {
     await mkdir(join(cache, 'tmp'), { recursive: true });
     // What a killed process (pid 2^22 + 1 is above Linux's pid_max default, so not alive) leaves.
     const dead = 4194305;
-    await mkdir(join(cache, 'tmp', `scratch-${dead}-0123456789ab`));
-    await writeFile(join(cache, 'tmp', `${dead}-0123456789ab.part`), 'partial');
-    await writeFile(join(cache, 'tmp', `${process.pid}-0123456789ab.part`), 'a live process writing');
+    const here = `${sha256Hex(Buffer.from(hostname())).slice(0, 8)}0123456789ab`;
+    await mkdir(join(cache, 'tmp', `scratch-${dead}-${here}`));
+    await writeFile(join(cache, 'tmp', `${dead}-${here}.part`), 'partial');
+    await writeFile(join(cache, 'tmp', `${process.pid}-${here}.part`), 'a live process writing');
+    // Another machine sharing the cache: its pids mean nothing here, so its temporaries stay.
+    await writeFile(join(cache, 'tmp', `${dead}-ffffffff0123456789ab.part`), 'another host writing');
     await writeFile(join(dir, `pipeline.lock.${dead}-01234567.tmp`), '{');
     const r = await runCli(['run', 'pipeline.yaml', '--cache', 'cache'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
-    expect((await readdir(join(cache, 'tmp'))).sort()).toEqual([`${process.pid}-0123456789ab.part`]);
+    expect((await readdir(join(cache, 'tmp'))).sort()).toEqual([`${dead}-ffffffff0123456789ab.part`, `${process.pid}-${here}.part`].sort());
     expect((await readdir(dir)).sort()).toEqual(['cache', 'pipeline.lock', 'pipeline.yaml']);
     expect(existsSync(join(dir, 'pipeline.lock'))).toBe(true);
     expect((await actionRecords(cache)).length).toBe(3);
