@@ -78,6 +78,7 @@ describe('results from elsewhere are bound to their pipeline', () => {
 
     const audit = await runCli(['audit', r2.pipelinePath, '--cache', cache2], { cwd: v2 });
     expect(audit.exitCode, audit.stderr).toBe(1);
+    expect(audit.stderr).toBe('');
     expect(audit.stdout).toMatch(/ok src /);
     expect(audit.stdout).toMatch(/MISMATCH m [0-9a-f]{12} \(imported from bundle [0-9a-f]{12}\): record removed/);
     expect(audit.stdout).toContain(`metrics: recorded ${forgedHash}, recomputed ${honestHash}`);
@@ -160,6 +161,7 @@ describe('no code and no files from where they do not belong', () => {
     }
     const cli = await runCli(['dag', 'pipeline.yaml'], { cwd: dir });
     expect(cli.exitCode).toBe(2);
+    expect(cli.stderr).not.toMatch(/^\s+at .+[:(]\d+/m);
     await new Promise((r) => setTimeout(r, 100));
     expect(existsSync(marker)).toBe(false);
   });
@@ -206,6 +208,8 @@ describe('param paths never reach a prototype', () => {
     expect((err as Error).message).toMatch(/f\.yaml:\d+:\d+: nodes\.scaled\.params\.__proto__: "__proto__" is not allowed as a params key/);
     const cli = await runCli(['run', 'pipeline.yaml', '--cache', 'cache', '-p', 'scaled.__proto__.factor=5'], { cwd: dir });
     expect(cli.exitCode).toBe(2);
+    expect(cli.stderr).toMatch(/command line: scaled\.__proto__\.factor \(from -p scaled\.__proto__\.factor=5\): "__proto__" is not allowed in a param path/);
+    expect(cli.stderr).not.toMatch(/^\s+at .+[:(]\d+/m);
     expect(existsSync(join(dir, 'cache', 'actions'))).toBe(false);
   });
 });
