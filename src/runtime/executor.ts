@@ -11,7 +11,7 @@ import { EventBus, type NodeRecord, type NodeRef, type NodeStatus, type RunListe
 import { FileHasher, canonicalJson, hashJson } from './hash.js';
 import { keyParams, type ExternalDep } from './node-type.js';
 import type { Plan, PlannedNode } from './plan.js';
-import type { ExternalDepRecord, ObjectRef, Store } from './store.js';
+import { Lease, describeOrigin, usableFor, type ActionOrigin, type ExternalDepRecord, type ObjectRef, type Store } from './store.js';
 import type { Json } from './tensor.js';
 import { runTask, type TaskHooks, type TaskRequest, type TaskResult } from './task.js';
 import { WorkerPool } from './worker-pool.js';
@@ -26,6 +26,22 @@ export interface ExecuteOptions {
   targets?: readonly string[];
   signal?: AbortSignal;
   fileHasher?: FileHasher;
+  /** `sieve audit`: recompute the selected results that came from elsewhere and compare. */
+  audit?: AuditOptions;
+}
+
+export interface AuditOptions {
+  /** Whether to recompute this node's result (one that arrived from a bundle or a remote). */
+  select(nodeId: string, key: string): boolean;
+  onResult(r: AuditResult): void;
+}
+
+export interface AuditResult {
+  nodeId: string;
+  key: string;
+  origin: ActionOrigin;
+  /** Output ports whose recomputed hash differs from the record's: [port, recorded, recomputed]. */
+  mismatches: [string, string, string][];
 }
 
 export interface Outcome {
@@ -107,6 +123,8 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
   const bus = new EventBus(opts.listeners);
   const store = opts.store;
   await store.init();
+  await store.cleanStaleTmp(); // what killed runs left in tmp/
+  const lease = new Lease(store);
   const limit = pLimit(opts.jobs);
   const pool = new WorkerPool(opts.jobs);
   const hasher = opts.fileHasher ?? new FileHasher(store.fileHashStatePath);
@@ -179,11 +197,22 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
       return fail(ref, t0, o.error ?? 'failed', key);
     }
     const attempt = (async (): Promise<Outcome> => {
+      let auditing: { origin: ActionOrigin; outputs: Record<string, ObjectRef> } | undefined;
       if (!force) {
-        const hit = store.getAction(key);
-        if (hit) {
+        const found = store.getAction(key);
+        // A result from elsewhere serves only the pipeline it arrived with (unless its source is trusted).
+        const foreign = found && !usableFor(found, plan.file.path);
+        if (foreign) {
+          const from = found.origin?.kind === 'local' ? '' : ` for ${found.origin?.pipeline ?? '?'}`;
+          bus.emit({ event: 'node-warning', node: ref, message: `a result ${describeOrigin(found.origin)}${from} is not used by this pipeline: recomputing` });
+        }
+        const hit = foreign ? undefined : found;
+        if (hit?.origin && hit.origin.kind !== 'local' && opts.audit?.select(n.nodeId, key)) {
+          auditing = { origin: hit.origin, outputs: hit.outputs };
+        } else if (hit) {
           if (Object.values(hit.outputs).every((r) => store.hasIntact(r))) {
             const record = toRecord(hit, material, n);
+            lease.add(Object.values(hit.outputs).map((r) => r.hash));
             bus.emit({ event: 'node-end', node: ref, status: 'cached', ms: nowMs() - t0, key, outputs: hashesOf(record), record });
             return { status: 'cached', record };
           }
@@ -217,6 +246,9 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
           tRun = nowMs();
           if (!started) bus.emit({ event: 'node-start', node: ref, key });
           started = true;
+          // Its inputs (and what earlier hits used) are leased before it reads them: `gc` keeps them.
+          lease.add(Object.values(inputRefs).map((r) => r.hash));
+          lease.flush();
           return runNode(n, request, hooks);
         });
       let result: TaskResult;
@@ -244,8 +276,20 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
       }
       await saveLog();
       const durationMs = Math.round(nowMs() - tRun);
+      if (auditing) {
+        const mismatches: AuditResult['mismatches'] = [];
+        for (const [port, want] of Object.entries(auditing.outputs)) {
+          const got = result.outputs[port]?.hash ?? '(none)';
+          if (got !== want.hash) mismatches.push([port, want.hash, got]);
+        }
+        for (const port of Object.keys(result.outputs)) if (!(port in auditing.outputs)) mismatches.push([port, '(none)', result.outputs[port].hash]);
+        // The record is replaced by what was computed here either way: a bad one is gone.
+        if (mismatches.length > 0) await store.deleteAction(key);
+        opts.audit!.onResult({ nodeId: n.nodeId, key, origin: auditing.origin, mismatches });
+      }
       const action = { key, type: n.typeName, version: n.registered.node.version, outputs: result.outputs, deps, notes: result.notes, durationMs };
       await store.putAction(action);
+      lease.add(Object.values(result.outputs).map((r) => r.hash));
       const record = toRecord(action, material, n);
       // Its own time, from the start of execution (not the wait for a free slot).
       bus.emit({ event: 'node-end', node: ref, status: 'ran', ms: nowMs() - tRun, key, outputs: hashesOf(record), record });
@@ -280,7 +324,11 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
     ms: Math.round(nowMs() - started), failures,
   };
   bus.emit({ event: 'run-end', summary });
-  await bus.flush();
+  try {
+    await bus.flush();
+  } finally {
+    lease.release(); // after the run record and the lockfile name what this run produced
+  }
   return { summary, outcomes: settled };
 }
 
