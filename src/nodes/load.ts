@@ -521,7 +521,7 @@ export default defineNode<LoadParams>({
         description: 'synthetic-prompts: the random-weight text model (as prompt-tune\'s model: {synthetic: ...}); use the same spec in both.',
         properties: {
           width: { type: 'integer', minimum: 1, maximum: 65_536 }, layers: { type: 'integer', minimum: 1, maximum: 1_024 }, heads: { type: 'integer', minimum: 1, maximum: 1_024 },
-          embed_dim: { type: 'integer', minimum: 1, maximum: 65_536 }, seed: { type: 'integer' },
+          embed_dim: { type: 'integer', minimum: 1, maximum: 65_536 }, seed: { type: 'integer', minimum: 0, maximum: 4_294_967_295 },
         },
       },
       template: { type: 'string', minLength: 1, description: `synthetic-prompts: the handcrafted context words the hidden prompt is drawn around (default "${PROMPT_SYNTHETIC_DEFAULTS.template}").` },

@@ -20,7 +20,7 @@ export default defineNode<SampleParams>({
   paramsSchema: {
     type: 'object',
     additionalProperties: false,
-    properties: { shots: { type: 'integer', minimum: 1, default: 16, description: 'Samples kept per pseudo-class (all when a class has fewer).' } },
+    properties: { shots: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 16, description: 'Samples kept per pseudo-class (all when a class has fewer).' } },
   },
   ports: {
     inputs: {

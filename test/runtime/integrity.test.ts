@@ -142,7 +142,8 @@ describe('temporary files', () => {
     const r = await runCli(['run', 'pipeline.yaml', '--cache', 'cache'], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     expect((await readdir(join(cache, 'tmp'))).sort()).toEqual([`${dead}-ffffffff0123456789ab.part`, `${process.pid}-${here}.part`].sort());
-    expect((await readdir(dir)).sort()).toEqual(['cache', 'pipeline.lock', 'pipeline.yaml']);
+    // Beside the pipeline: its lockfile and results/ (this folder is its project root), no temporaries.
+    expect((await readdir(dir)).sort()).toEqual(['cache', 'pipeline.lock', 'pipeline.yaml', 'results']);
     expect(existsSync(join(dir, 'pipeline.lock'))).toBe(true);
     expect((await actionRecords(cache)).length).toBe(3);
   });
