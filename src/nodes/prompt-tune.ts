@@ -10,6 +10,7 @@ import type { ClassTokenPosition } from '../methods/prompt/layout.js';
 import { optionalTensor, requiredClassNames } from './inputs.js';
 import { defineNode, type ExternalDep, type NodeContext, type PortValue, type Ports } from '../runtime/node-type.js';
 import { tensor, type DType, type Json, type Tensor } from '../runtime/tensor.js';
+import { MIXFIX_PARAM, SCHEDULE_PARAMS } from './sgd-params.js';
 
 export interface PromptTuneParams {
   model: TextModelSpec;
@@ -47,7 +48,6 @@ export class PromptTuneInputError extends Error {
 /** CLIP's trained logit scale (exp of its learned log-scale, clamped at 100); ONNX text encoders do not store it. */
 export const CLIP_LOGIT_SCALE = 100;
 
-const threshold = (what: string) => ({ type: 'number', minimum: 0, maximum: 1, description: what });
 
 const paramsSchema = {
   type: 'object',
@@ -96,21 +96,9 @@ const paramsSchema = {
     lr: { type: 'number', minimum: 0, default: 0.002, description: 'Base learning rate.' },
     momentum: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.9, description: 'SGD momentum.' },
     weight_decay: { type: 'number', minimum: 0, default: 5e-4, description: 'L2 weight decay on the context.' },
-    schedule: { enum: ['cosine', 'step'], default: 'cosine', description: 'Learning-rate schedule (as train).' },
-    step_size: { type: 'integer', minimum: 1, maximum: 100_000, default: 10, description: 'Epochs between decays of the step schedule.' },
-    gamma: { type: 'number', exclusiveMinimum: 0, default: 0.1, description: 'Decay factor of the step schedule.' },
+    ...SCHEDULE_PARAMS,
     warmup_epochs: { type: 'number', minimum: 0, default: 1, description: 'Linear learning-rate warm-up (epochs; 0 = none; dropped when not shorter than the training).' },
-    mixfix: {
-      default: false,
-      description: 'false, or {absorb, relabel}: after every epoch recompute the training set with MixFix from the labels and mask inputs (as train).',
-      anyOf: [
-        { const: false },
-        {
-          type: 'object', additionalProperties: false, required: ['absorb', 'relabel'],
-          properties: { absorb: threshold('θ_absorb.'), relabel: threshold('θ_relabel.') },
-        },
-      ],
-    },
+    mixfix: MIXFIX_PARAM,
     robust: {
       default: false,
       description: 'false, or robust similarity {a, b, drop | threshold}: each epoch G = α·ỹ + (1−α)·g with α = min(1, a·e^{epoch/b}); per class the lowest `drop` fraction of G (or G < threshold) sits the epoch out.',

@@ -15,6 +15,7 @@ import type { EpochRecord, TrainOptions, TrainResult } from '../methods/train/tr
 import { optionalTensor, requiredClassNames } from './inputs.js';
 import { defineNode, type NodeContext, type PortValue, type Ports } from '../runtime/node-type.js';
 import { tensor, type DType, type Json, type Tensor } from '../runtime/tensor.js';
+import { MIXFIX_PARAM, SCHEDULE_PARAMS } from './sgd-params.js';
 
 export interface TrainParams {
   head: HeadKind;
@@ -47,7 +48,6 @@ export class TrainInputError extends Error {
   override name = 'TrainInputError';
 }
 
-const threshold = (what: string) => ({ type: 'number', minimum: 0, maximum: 1, description: what });
 
 const paramsSchema = {
   type: 'object',
@@ -84,22 +84,10 @@ const paramsSchema = {
     lr: { type: 'number', minimum: 0, default: 0.02, description: 'Base learning rate.' },
     momentum: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.9, description: 'SGD momentum.' },
     weight_decay: { type: 'number', minimum: 0, default: 5e-4, description: 'L2 weight decay added to the gradient (torch SGD), on all parameters.' },
-    schedule: { enum: ['cosine', 'step'], default: 'cosine', description: 'cosine: per-step decay to 0 over all epochs; step: lr·gamma^⌊epoch/step_size⌋.' },
-    step_size: { type: 'integer', minimum: 1, maximum: 100_000, default: 10, description: 'Epochs between decays of the step schedule.' },
-    gamma: { type: 'number', exclusiveMinimum: 0, default: 0.1, description: 'Decay factor of the step schedule.' },
+    ...SCHEDULE_PARAMS,
     warmup_epochs: { type: 'number', minimum: 0, maximum: 100_000, default: 0, description: 'Linear learning-rate warmup (epochs, may be fractional).' },
     temperature: { type: 'number', exclusiveMinimum: 0, default: 0.01, description: 'τ of the text-init head: W = normalised mean text embedding / τ (CLIP: 0.01).' },
-    mixfix: {
-      default: false,
-      description: 'false, or {absorb, relabel}: after every epoch recompute the training set with MixFix from the labels input (noisy labels) and the mask input (initial selection).',
-      anyOf: [
-        { const: false },
-        {
-          type: 'object', additionalProperties: false, required: ['absorb', 'relabel'],
-          properties: { absorb: threshold('θ_absorb (reference 0.8).'), relabel: threshold('θ_relabel (reference 0.8).') },
-        },
-      ],
-    },
+    mixfix: MIXFIX_PARAM,
     backend: {
       enum: ['auto', 'linalg', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'], default: 'auto',
       description: 'auto: linalg (the project\'s own batched linear algebra, WebAssembly SIMD) for linear, cosine and text-init heads; for mlp the first installed of tensorflow-gpu, tensorflow (optional tfjs-node packages), wasm, cpu. The resolved backend and its version are part of the key.',
