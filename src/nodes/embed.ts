@@ -209,9 +209,9 @@ export default defineNode<EmbedParams>({
   description: 'Embeds images with CLIP (ONNX), standardised pixels or precomputed features; class prompts to text features.',
   paramsSchema: paramsSchema as unknown as Record<string, unknown>,
   ports: embedPorts,
-  // A worker thread: onnxruntime-node's run and the pixels PCA are synchronous CPU work of seconds,
-  // which would otherwise freeze the progress view.
-  execution: 'worker',
+  // Compute work (a worker thread locally): onnxruntime-node's run and the pixels PCA are synchronous
+  // CPU work of seconds, which would otherwise freeze the progress view.
+  resources: { cpus: 1, memory: '4G' },
   async fingerprint(ctx): Promise<ExternalDep[]> {
     if (ctx.params.embedder !== 'clip' || !ctx.params.model) return [];
     const files = localModelFiles(ctx.params.model, ctx.params.variant, ctx.baseDir);

@@ -314,7 +314,7 @@ export default defineNode<LoadParams>({
     },
   },
   ports: (params) => ({ inputs: {}, outputs: outputPorts(params) }),
-  execution: 'worker',
+  resources: { cpus: 1, memory: '2G' },
   async fingerprint(ctx) {
     checkParams(ctx.params);
     const files = await localFiles(ctx.params, ctx.baseDir);

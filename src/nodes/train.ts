@@ -172,7 +172,7 @@ export default defineNode<TrainParams>({
   description: 'Trains a classifier head on frozen features (CE/GCE, mixup, balanced sampling, MixFix each epoch) with tfjs.',
   paramsSchema,
   ports,
-  execution: 'worker',
+  resources: { cpus: 1, memory: '2G' },
   async run(ctx) {
     const p = ctx.params;
     const features = requiredInput(ctx, 'features', 'float32', 2);

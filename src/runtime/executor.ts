@@ -9,7 +9,7 @@ import { nowMs } from './clock.js';
 import { CorruptObjectError, errorMessage } from './errors.js';
 import { EventBus, type NodeRecord, type NodeRef, type NodeStatus, type RunListener, type RunSummary } from './events.js';
 import { FileHasher, hashJson } from './hash.js';
-import type { ExternalDep } from './node-type.js';
+import { runsInWorker, type ExternalDep } from './node-type.js';
 import type { Plan, PlannedNode } from './plan.js';
 import type { ExternalDepRecord, ObjectRef, Store } from './store.js';
 import { runTask, type TaskHooks, type TaskRequest, type TaskResult } from './task.js';
@@ -106,7 +106,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
 
   const runNode = (n: PlannedNode, request: TaskRequest, hooks: TaskHooks): Promise<TaskResult> => {
     const moduleUrl = n.registered.moduleUrl;
-    if (n.registered.node.execution === 'worker' && moduleUrl) return pool.run(moduleUrl, request, hooks);
+    if (runsInWorker(n.registered.node) && moduleUrl) return pool.run(moduleUrl, request, hooks);
     return runTask(n.registered.node, request, hooks);
   };
 

@@ -1,6 +1,7 @@
 // The contract between the runtime and a node type. A node type declares its ports, a JSON Schema
 // for its params and an implementation version; the runtime does everything else (keys, caching,
 // scheduling, reporting). Bump `version` whenever the outputs for the same inputs would change.
+import type { ResourceHints } from './resources.js';
 import type { DType, Json, Tensor } from './tensor.js';
 
 export interface TensorPort {
@@ -93,11 +94,13 @@ export interface NodeType<P = Record<string, unknown>> {
    */
   readonly ports: Ports | ((params: P, connected: ReadonlySet<string>) => Ports);
   /**
-   * Where it runs: 'main' for async I/O-bound work, 'worker' for CPU-heavy synchronous code so the
-   * progress display stays live and `--jobs` gives real parallelism. Worker node types must be the
-   * default export of the module named in the registry.
+   * What one instance needs (CPU cores, memory, GPUs, wall time); a pipeline can override them per
+   * node. Declaring them marks the node type as compute work: the local executor runs it in a worker
+   * thread (so the progress view stays live and `--jobs` gives real parallelism; such node types must
+   * be the default export of the module named in the registry), a cluster executor requests them.
+   * Node types without them (I/O-bound, or spawning processes) run on the main thread.
    */
-  readonly execution?: 'main' | 'worker';
+  readonly resources?: ResourceHints;
   /** Output ports whose JSON values are metrics collected by `sieve results`. */
   readonly metrics?: readonly string[];
   /** Files outside the cache the outputs depend on; their hashes join the key. */
@@ -107,6 +110,11 @@ export interface NodeType<P = Record<string, unknown>> {
 
 export function defineNode<P>(node: NodeType<P>): NodeType<P> {
   return node;
+}
+
+/** Whether the local executor runs this node type in a worker thread (see `resources`). */
+export function runsInWorker(node: NodeType<never> | NodeType<Record<string, unknown>>): boolean {
+  return node.resources !== undefined;
 }
 
 export function portsFor<P>(node: NodeType<P>, params: P, connected: ReadonlySet<string>): Ports {

@@ -8,6 +8,7 @@ import type { Ports } from './node-type.js';
 import type { GridPoint, SweepAxes } from './params.js';
 import { peekCacheField, type LoadedPlugin, type PlanCache, type PlanInputs } from './plan-cache.js';
 import type { NodeRegistry, RegisteredNode } from './registry.js';
+import type { ResourceHints } from './resources.js';
 import type { SchemaValidator } from './schema.js';
 import type { Json } from './tensor.js';
 
@@ -17,6 +18,8 @@ export interface NodeDecl {
   params: Record<string, Json>;
   inputs: Record<string, string>;
   seed?: number;
+  /** The pipeline's resource hints for this node (over the node type's own). */
+  resources?: ResourceHints;
 }
 
 export interface PipelineFile {
@@ -49,6 +52,8 @@ export interface PlannedNode {
   ports: Ports;
   /** Indexes of the grid points that use this instance. */
   points: number[];
+  /** The pipeline's resource hints for this node, if any (see `mergeResources`); not part of any key. */
+  resources?: ResourceHints;
 }
 
 export interface Plan {

@@ -14,6 +14,7 @@ import { NODE_ID_PATTERN, pipelineDocumentSchema } from './pipeline-schema.js';
 import type { InputEdge, NodeDecl, PipelineFile, Plan, PlannedNode, PlanOptions } from './plan.js';
 import type { LoadedPlugin } from './plan-cache.js';
 import type { PluginError } from './registry.js';
+import type { ResourceHints } from './resources.js';
 import { SchemaValidator, type Locate } from './schema.js';
 import { SourceDocument, type FieldPath } from './source.js';
 import type { Json } from './tensor.js';
@@ -23,6 +24,7 @@ interface RawNode {
   params?: unknown;
   inputs?: unknown;
   seed?: unknown;
+  resources?: unknown;
 }
 
 const CLI = 'command line';
@@ -76,6 +78,7 @@ export async function planFromText(path: string, text: string, options: PlanOpti
       params: isPlainObject(n.params) ? (n.params as Record<string, Json>) : {},
       inputs: isPlainObject(n.inputs) ? (n.inputs as Record<string, string>) : {},
       seed: typeof n.seed === 'number' ? n.seed : undefined,
+      ...(isPlainObject(n.resources) ? { resources: n.resources as ResourceHints } : {}),
     });
   }
   const declById = new Map(decls.map((d) => [d.id, d]));
@@ -213,7 +216,7 @@ export async function planFromText(path: string, text: string, options: PlanOpti
       else {
         const node: PlannedNode = {
           instanceId, nodeId, typeName: d.type, registered: reg, params, seed, inputs,
-          ports: r.ports.get(nodeId)!, points: [point.index],
+          ports: r.ports.get(nodeId)!, points: [point.index], ...(d.resources ? { resources: d.resources } : {}),
         };
         nodes.set(instanceId, node);
         instancesInOrder.push({ order: order.indexOf(nodeId), node });

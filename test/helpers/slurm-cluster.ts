@@ -96,7 +96,7 @@ export async function startSlurmCluster(): Promise<SlurmCluster | undefined> {
   const pidFiles = { munged: join(mungeDir, 'munged.pid'), slurmctld: join(dir, 'slurmctld.pid'), slurmd: join(dir, 'slurmd.pid') };
   const node = hostname().split('.')[0];
   const cpus = availableParallelism();
-  const memMb = Math.max(512, Math.floor((totalmem() / 2 ** 20) * 0.8));
+  const memMb = Math.max(65_536, Math.floor(totalmem() / 2 ** 20));
   const conf = join(dir, 'slurm.conf');
   const env: Record<string, string> = { SLURM_CONF: conf };
   const logs = (): string =>
@@ -152,7 +152,10 @@ export async function startSlurmCluster(): Promise<SlurmCluster | undefined> {
         'ProctrackType=proctrack/linuxproc',
         'TaskPlugin=task/none',
         'SelectType=select/cons_tres',
-        'SelectTypeParameters=CR_Core_Memory',
+        // Cores are allocated, memory is not (a hint of 2G must not keep a small CI machine's jobs
+        // waiting); the node's declared memory is taken as configured, not probed.
+        'SelectTypeParameters=CR_Core',
+        'SlurmdParameters=config_overrides',
         'SchedulerType=sched/backfill',
         // Dependent jobs start as soon as their dependencies end, not at the next minute's pass.
         'SchedulerParameters=sched_interval=1,defer_batch=0',
@@ -172,8 +175,6 @@ export async function startSlurmCluster(): Promise<SlurmCluster | undefined> {
         `JobCompLoc=${join(dir, 'log', 'jobcomp.txt')}`,
         'MinJobAge=600',
         'GresTypes=gpu',
-        // Without a per-CPU default, every job would ask for the whole node's memory and run alone.
-        `DefMemPerCPU=${Math.floor(memMb / cpus / 2)}`,
         `NodeName=${node} CPUs=${cpus} RealMemory=${memMb} State=UNKNOWN`,
         `PartitionName=debug Nodes=${node} Default=YES MaxTime=INFINITE State=UP`,
         '',
