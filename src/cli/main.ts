@@ -11,6 +11,7 @@ import { sharingCommands } from './sharing-commands.js';
 
 const inspect = () => import('./inspect-commands.js');
 const storeCommands = () => import('./store-commands.js');
+const execTask = () => import('./exec-task-command.js');
 
 const PLAN_OPTIONS: OptionSpec[] = [
   { name: 'param', short: 'p', value: '<path=value>', repeatable: true, description: 'override a parameter, e.g. relabel.absorb=0.9 (repeatable)' },
@@ -73,6 +74,13 @@ export function programSpec(): ProgramSpec {
       name: 'gc', args: ['[lockfiles...]'], description: 'remove objects that no run record or lockfile refers to',
       options: [CACHE_OPTION, { name: 'dry-run', description: 'only report what would be removed' }],
       action: async (args, flags) => (await storeCommands()).gcCommand(args[0] as string[], flags as CacheFlags & { dryRun?: boolean }),
+    },
+    {
+      name: 'exec-task', args: ['<task>'], description: 'run one node instance from a task description file (what a cluster job runs)',
+      options: [],
+      action: async (args) => {
+        process.exitCode = await (await execTask()).execTaskCommand(args[0] as string);
+      },
     },
   ];
   for (const c of commands) c.options = [...c.options, { name: 'debug', description: 'print stack traces', hidden: true }];

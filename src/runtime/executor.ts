@@ -9,7 +9,7 @@ import { nowMs } from './clock.js';
 import { CorruptObjectError, errorMessage } from './errors.js';
 import { EventBus, type NodeRecord, type NodeRef, type NodeStatus, type RunListener, type RunSummary } from './events.js';
 import { FileHasher, hashJson } from './hash.js';
-import { runsInWorker, type ExternalDep } from './node-type.js';
+import { runsInWorker, type ExternalDep, type NodeType } from './node-type.js';
 import type { Plan, PlannedNode } from './plan.js';
 import type { ExternalDepRecord, ObjectRef, Store } from './store.js';
 import { runTask, type TaskHooks, type TaskRequest, type TaskResult } from './task.js';
@@ -56,17 +56,19 @@ export function nodeRef(plan: Plan, n: PlannedNode): NodeRef {
   return { instanceId: n.instanceId, nodeId: n.nodeId, type: n.typeName, points: n.points.map((i) => plan.points[i].id) };
 }
 
-export async function fingerprintNode(n: PlannedNode, plan: Plan, store: Store, hasher: FileHasher): Promise<ExternalDepRecord[]> {
-  const fp = n.registered.node.fingerprint;
-  if (!fp) return [];
-  const deps: ExternalDep[] = await fp({
-    nodeId: n.nodeId,
-    params: n.params,
-    baseDir: plan.file.baseDir,
-    cacheDir: store.root,
-    hashFile: (p) => hasher.hash(p),
-  });
-  return deps.map((d) => ({ name: d.name, path: relative(plan.file.baseDir, d.path) || '.', sha256: d.sha256, size: d.size }));
+export function fingerprintNode(n: PlannedNode, plan: Plan, store: Store, hasher: FileHasher): Promise<ExternalDepRecord[]> {
+  return fingerprintDeps(n.registered.node, { nodeId: n.nodeId, params: n.params, baseDir: plan.file.baseDir, cacheDir: store.root }, hasher);
+}
+
+/** The external files a node instance reads, with their hashes (paths relative to the pipeline's directory). */
+export async function fingerprintDeps(
+  node: NodeType<Record<string, unknown>>,
+  at: { nodeId: string; params: Record<string, unknown>; baseDir: string; cacheDir: string },
+  hasher: FileHasher,
+): Promise<ExternalDepRecord[]> {
+  if (!node.fingerprint) return [];
+  const deps: ExternalDep[] = await node.fingerprint({ ...at, hashFile: (p) => hasher.hash(p) });
+  return deps.map((d) => ({ name: d.name, path: relative(at.baseDir, d.path) || '.', sha256: d.sha256, size: d.size }));
 }
 
 /** Instances needed for `targets` (all when undefined). */
