@@ -1,0 +1,234 @@
+// Submitting a plan to Slurm: every wanted instance that is not already in the cache becomes one
+// `sbatch` job running `sieve exec-task` on its task file, depending (afterok) on the jobs of its
+// upstream instances; instances shared by grid points are one instance of the plan, hence one job.
+// Everything a submission writes lives in the shared cache, under slurm/<id>/:
+//   submission.json          the jobs: instance → job id, task, result and log paths
+//   tasks/<instance>.json    what `sieve exec-task` runs
+//   results/<instance>.json  what it wrote (key and outputs, or the error)
+//   logs/<node>-<instance>.log, scripts/<instance>.sh
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../atomic-file.js';
+import { taskFor, type TaskResultFile } from '../exec-task.js';
+import { computeKey, fingerprintNode, selectInstances, type KeyMaterial } from '../executor.js';
+import { FileHasher } from '../hash.js';
+import type { Plan, PlannedNode } from '../plan.js';
+import { mergeResources } from '../resources.js';
+import type { ObjectRef, Store } from '../store.js';
+import type { Slurm } from './commands.js';
+import { sbatchScript, type SlurmSettings } from './script.js';
+
+export const SUBMISSION_FORMAT = 'sieve-slurm-submission';
+
+export interface SubmittedJob {
+  jobId: string;
+  instanceId: string;
+  nodeId: string;
+  task: string;
+  result: string;
+  log: string;
+  script: string;
+}
+
+export interface Submission {
+  format: typeof SUBMISSION_FORMAT;
+  version: 1;
+  id: string;
+  pipeline: string;
+  createdAt: string;
+  sieveVersion: string;
+  submittedFrom: string;
+  dir: string;
+  /** Jobs by instance id. */
+  jobs: Record<string, SubmittedJob>;
+  /** Instances already in the cache when submitting (no job): instance id → key. */
+  cached: Record<string, string>;
+  /** The last job, that writes the lockfile and results (absent with --wait). */
+  final?: { jobId: string; log: string; script: string };
+}
+
+export interface SubmitOptions {
+  store: Store;
+  settings: SlurmSettings;
+  slurm: Slurm;
+  sieveVersion: string;
+  targets?: readonly string[];
+  /** The jobs' working directory (where `sieve run` was started). */
+  workDir: string;
+  /** How a job starts Sieve: the Node binary and the CLI, absolute paths on the shared filesystem. */
+  sieveCommand: readonly string[];
+  /** Arguments (after `sieveCommand`) of the last job, which writes the lockfile and results; none: no last job. */
+  finalArgs?: (submissionFile: string) => string[];
+  fileHasher?: FileHasher;
+}
+
+export function slurmDir(store: Store): string {
+  return join(store.root, 'slurm');
+}
+
+/**
+ * The instances whose outputs are already in the cache, with their keys and outputs: those whose
+ * key can be computed (every upstream is cached) and whose action is intact.
+ */
+export async function cachedInstances(
+  plan: Plan, store: Store, hasher: FileHasher, wanted: ReadonlySet<string>,
+): Promise<Map<string, { key: string; outputs: Record<string, ObjectRef> }>> {
+  const known = new Map<string, { key: string; outputs: Record<string, ObjectRef> }>();
+  for (const n of plan.nodes.values()) {
+    if (!wanted.has(n.instanceId)) continue;
+    const inputs: Record<string, string> = {};
+    let ready = true;
+    for (const [port, edge] of Object.entries(n.inputs)) {
+      const up = known.get(edge.instanceId);
+      if (!up) ready = false;
+      else inputs[port] = up.outputs[edge.port].hash;
+    }
+    if (!ready) continue;
+    const deps = await fingerprintNode(n, plan, store, hasher).catch(() => undefined);
+    if (!deps) continue; // a missing external file: the job reports it
+    const material: KeyMaterial = {
+      type: n.typeName, version: n.registered.node.version, params: n.params, seed: n.seed, inputs,
+      deps: deps.map((d) => ({ name: d.name, sha256: d.sha256 })),
+    };
+    const key = computeKey(material);
+    const action = store.getAction(key);
+    if (action && Object.values(action.outputs).every((r) => store.hasIntact(r))) known.set(n.instanceId, { key, outputs: action.outputs });
+  }
+  return known;
+}
+
+const safe = (s: string): string => s.replace(/[^A-Za-z0-9_.-]/g, '_');
+
+/** Submits the jobs of every wanted instance the cache lacks; returns the submission (also written to its file). */
+export async function submitPlan(plan: Plan, opts: SubmitOptions): Promise<Submission> {
+  const { store, slurm } = opts;
+  await store.init();
+  const hasher = opts.fileHasher ?? new FileHasher(store.fileHashStatePath);
+  if (!opts.fileHasher) await hasher.load();
+  const wanted = selectInstances(plan, opts.targets);
+  const cached = await cachedInstances(plan, store, hasher, wanted);
+  await hasher.save().catch(() => undefined);
+
+  const id = `${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
+  const dir = join(slurmDir(store), id);
+  for (const sub of ['tasks', 'results', 'logs', 'scripts']) mkdirSync(join(dir, sub), { recursive: true });
+  const submission: Submission = {
+    format: SUBMISSION_FORMAT, version: 1, id, pipeline: plan.file.path, createdAt: new Date().toISOString(),
+    sieveVersion: opts.sieveVersion, submittedFrom: hostname(), dir, jobs: {},
+    cached: Object.fromEntries([...cached].map(([k, v]) => [k, v.key])),
+  };
+  const at = {
+    store: { type: 'local' as const, root: store.root }, sieveVersion: opts.sieveVersion,
+    cachedKeys: new Map([...cached].map(([k, v]) => [k, v.key])),
+    resultPath: (instanceId: string) => join(dir, 'results', `${instanceId}.json`),
+  };
+  const env = { SIEVE_SUBMIT_NODE: process.version, SIEVE_SUBMIT_VERSION: opts.sieveVersion, SIEVE_SUBMIT_HOST: hostname() };
+  const submitted: string[] = [];
+  try {
+    for (const n of plan.nodes.values()) {
+      if (!wanted.has(n.instanceId) || cached.has(n.instanceId)) continue;
+      const job = await submitInstance(plan, n, submission, at, env, opts);
+      submission.jobs[n.instanceId] = job;
+      submitted.push(job.jobId);
+    }
+    const file = join(dir, 'submission.json');
+    if (opts.finalArgs && submitted.length > 0) {
+      const script = join(dir, 'scripts', 'final.sh');
+      const log = join(dir, 'logs', 'final.log');
+      await writeFileAtomic(
+        script,
+        sbatchScript({
+          name: `sieve-${safe(plan.file.name)}-results`, resources: { cpus: 1 }, settings: { ...opts.settings, time: opts.settings.time ?? 30 },
+          afterAny: submitted, logPath: log, workDir: opts.workDir, env, command: [...opts.sieveCommand, ...opts.finalArgs(file)],
+        }),
+      );
+      submission.final = { jobId: await slurm.submit(script), log, script };
+    }
+    await writeFileAtomic(file, `${JSON.stringify(submission, null, 1)}\n`);
+  } catch (e) {
+    // All or nothing: jobs of a submission that could not be completed are cancelled.
+    await slurm.cancel(submitted).catch(() => undefined);
+    throw e;
+  }
+  return submission;
+}
+
+async function submitInstance(
+  plan: Plan, n: PlannedNode, submission: Submission, at: Parameters<typeof taskFor>[2], env: Record<string, string>, opts: SubmitOptions,
+): Promise<SubmittedJob> {
+  const dir = submission.dir;
+  const task = join(dir, 'tasks', `${n.instanceId}.json`);
+  const script = join(dir, 'scripts', `${n.instanceId}.sh`);
+  const log = join(dir, 'logs', `${safe(n.nodeId)}-${n.instanceId}.log`);
+  await writeFileAtomic(task, `${JSON.stringify(taskFor(plan, n, at), null, 1)}\n`);
+  const afterOk = [...new Set(Object.values(n.inputs).map((e) => submission.jobs[e.instanceId]?.jobId).filter((j): j is string => j !== undefined))];
+  await writeFileAtomic(
+    script,
+    sbatchScript({
+      name: `sieve-${safe(plan.file.name)}-${safe(n.nodeId)}`,
+      resources: mergeResources(n.registered.node.resources, n.resources),
+      settings: opts.settings, afterOk, logPath: log, workDir: opts.workDir, env,
+      command: [...opts.sieveCommand, 'exec-task', task],
+    }),
+  );
+  const jobId = await opts.slurm.submit(script);
+  return { jobId, instanceId: n.instanceId, nodeId: n.nodeId, task, result: at.resultPath(n.instanceId), log, script };
+}
+
+export function readSubmission(path: string): Submission {
+  const s = JSON.parse(readFileSync(path, 'utf8')) as Submission;
+  if (s.format !== SUBMISSION_FORMAT || s.version !== 1) throw new Error(`${path} is not a Sieve Slurm submission`);
+  return s;
+}
+
+/** Every submission in the cache for this pipeline file, newest first. */
+export function submissionsOf(store: Store, pipelinePath: string): Submission[] {
+  const root = slurmDir(store);
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return [];
+  }
+  const out: Submission[] = [];
+  for (const name of names.sort().reverse()) {
+    try {
+      const s = readSubmission(join(root, name, 'submission.json'));
+      if (s.pipeline === pipelinePath) out.push(s);
+    } catch {
+      // being written, or not a submission
+    }
+  }
+  return out;
+}
+
+/** The result file of a job, when its task has finished. */
+export function readResult(job: SubmittedJob): TaskResultFile | undefined {
+  try {
+    return JSON.parse(readFileSync(job.result, 'utf8')) as TaskResultFile;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The last `lines` lines of a log (read from its end: logs can be long). */
+export async function logTail(path: string, lines = 20): Promise<string> {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    return '';
+  }
+  const length = Math.min(size, 64 * 1024);
+  const handle = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    await handle.read(buf, 0, length, size - length);
+    return buf.toString('utf8').split('\n').filter((l, i, all) => l.length > 0 || i < all.length - 1).slice(-lines).join('\n');
+  } finally {
+    await handle.close();
+  }
+}
