@@ -3,7 +3,7 @@
 import { parentPort } from 'node:worker_threads';
 import { importNodeType } from './node-module.js';
 import { runTask } from './task.js';
-import type { WorkerMessage, WorkerReply } from './worker-pool.js';
+import { serializeError, type WorkerMessage, type WorkerReply } from './worker-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('worker.ts must run inside a worker thread');
@@ -21,11 +21,7 @@ port.on('message', (msg: WorkerMessage) => {
       });
       reply({ id: msg.id, kind: 'done', result });
     } catch (e) {
-      const err = e as Error & { hash?: string; path?: string; reason?: string };
-      reply({
-        id: msg.id, kind: 'error', name: err.name ?? 'Error', message: err.message ?? String(e), stack: err.stack,
-        corrupt: err.name === 'CorruptObjectError' ? { hash: err.hash!, path: err.path!, reason: err.reason! } : undefined,
-      });
+      reply({ id: msg.id, kind: 'error', ...serializeError(e) });
     }
   })();
 });

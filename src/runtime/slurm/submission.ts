@@ -46,6 +46,8 @@ export interface Submission {
   jobs: Record<string, SubmittedJob>;
   /** Instances already in the cache when submitting (no job): instance id → key. */
   cached: Record<string, string>;
+  /** Instances whose job another submission had queued or running (two grids sharing nodes): not submitted twice. */
+  reused: Record<string, SubmittedJob>;
   /** The last job, that writes the lockfile and results (absent with --wait). */
   final?: { jobId: string; log: string; script: string };
 }
@@ -111,6 +113,7 @@ export async function submitPlan(plan: Plan, opts: SubmitOptions): Promise<Submi
   const wanted = selectInstances(plan, opts.targets);
   const cached = await cachedInstances(plan, store, hasher, wanted);
   await hasher.save().catch(() => undefined);
+  const live = await liveJobs(store, slurm, new Set([...wanted].filter((id) => !cached.has(id))));
 
   const id = `${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
   const dir = join(slurmDir(store), id);
@@ -118,31 +121,37 @@ export async function submitPlan(plan: Plan, opts: SubmitOptions): Promise<Submi
   const submission: Submission = {
     format: SUBMISSION_FORMAT, version: 1, id, pipeline: plan.file.path, createdAt: new Date().toISOString(),
     sieveVersion: opts.sieveVersion, submittedFrom: hostname(), dir, jobs: {},
-    cached: Object.fromEntries([...cached].map(([k, v]) => [k, v.key])),
+    cached: Object.fromEntries([...cached].map(([k, v]) => [k, v.key])), reused: {},
   };
   const at = {
     store: { type: 'local' as const, root: store.root }, sieveVersion: opts.sieveVersion,
     cachedKeys: new Map([...cached].map(([k, v]) => [k, v.key])),
-    resultPath: (instanceId: string) => join(dir, 'results', `${instanceId}.json`),
+    resultPath: (instanceId: string) => submission.reused[instanceId]?.result ?? join(dir, 'results', `${instanceId}.json`),
   };
   const env = { SIEVE_SUBMIT_NODE: process.version, SIEVE_SUBMIT_VERSION: opts.sieveVersion, SIEVE_SUBMIT_HOST: hostname() };
   const submitted: string[] = [];
   try {
     for (const n of plan.nodes.values()) {
       if (!wanted.has(n.instanceId) || cached.has(n.instanceId)) continue;
+      const other = live.get(n.instanceId);
+      if (other) {
+        submission.reused[n.instanceId] = other;
+        continue;
+      }
       const job = await submitInstance(plan, n, submission, at, env, opts);
       submission.jobs[n.instanceId] = job;
       submitted.push(job.jobId);
     }
     const file = join(dir, 'submission.json');
-    if (opts.finalArgs && submitted.length > 0) {
+    const all = [...submitted, ...Object.values(submission.reused).map((j) => j.jobId)];
+    if (opts.finalArgs && all.length > 0) {
       const script = join(dir, 'scripts', 'final.sh');
       const log = join(dir, 'logs', 'final.log');
       await writeFileAtomic(
         script,
         sbatchScript({
           name: `sieve-${safe(plan.file.name)}-results`, resources: { cpus: 1 }, settings: { ...opts.settings, time: opts.settings.time ?? 30 },
-          afterAny: submitted, logPath: log, workDir: opts.workDir, env, command: [...opts.sieveCommand, ...opts.finalArgs(file)],
+          afterAny: all, logPath: log, workDir: opts.workDir, env, command: [...opts.sieveCommand, ...opts.finalArgs(file)],
         }),
       );
       submission.final = { jobId: await slurm.submit(script), log, script };
@@ -164,7 +173,8 @@ async function submitInstance(
   const script = join(dir, 'scripts', `${n.instanceId}.sh`);
   const log = join(dir, 'logs', `${safe(n.nodeId)}-${n.instanceId}.log`);
   await writeFileAtomic(task, `${JSON.stringify(taskFor(plan, n, at), null, 1)}\n`);
-  const afterOk = [...new Set(Object.values(n.inputs).map((e) => submission.jobs[e.instanceId]?.jobId).filter((j): j is string => j !== undefined))];
+  const jobOf = (id: string): string | undefined => (submission.jobs[id] ?? submission.reused[id])?.jobId;
+  const afterOk = [...new Set(Object.values(n.inputs).map((e) => jobOf(e.instanceId)).filter((j): j is string => j !== undefined))];
   await writeFileAtomic(
     script,
     sbatchScript({
@@ -178,6 +188,23 @@ async function submitInstance(
   return { jobId, instanceId: n.instanceId, nodeId: n.nodeId, task, result: at.resultPath(n.instanceId), log, script };
 }
 
+/** Jobs of earlier submissions (of any pipeline) for these instances that are queued or running and have no result yet. */
+async function liveJobs(store: Store, slurm: Slurm, instances: ReadonlySet<string>): Promise<Map<string, SubmittedJob>> {
+  const candidates = new Map<string, SubmittedJob>();
+  for (const s of allSubmissions(store)) {
+    for (const [id, job] of [...Object.entries(s.jobs), ...Object.entries(s.reused ?? {})]) {
+      if (instances.has(id) && !candidates.has(id) && !readResult(job)) candidates.set(id, job);
+    }
+  }
+  if (candidates.size === 0) return candidates;
+  const states = await slurm.states([...new Set([...candidates.values()].map((j) => j.jobId))]);
+  for (const [id, job] of candidates) {
+    const phase = states.get(job.jobId)?.phase;
+    if (phase !== 'queued' && phase !== 'running') candidates.delete(id);
+  }
+  return candidates;
+}
+
 export function readSubmission(path: string): Submission {
   const s = JSON.parse(readFileSync(path, 'utf8')) as Submission;
   if (s.format !== SUBMISSION_FORMAT || s.version !== 1) throw new Error(`${path} is not a Sieve Slurm submission`);
@@ -186,6 +213,11 @@ export function readSubmission(path: string): Submission {
 
 /** Every submission in the cache for this pipeline file, newest first. */
 export function submissionsOf(store: Store, pipelinePath: string): Submission[] {
+  return allSubmissions(store).filter((s) => s.pipeline === pipelinePath);
+}
+
+/** Every submission in the cache, newest first. */
+export function allSubmissions(store: Store): Submission[] {
   const root = slurmDir(store);
   let names: string[];
   try {
@@ -196,8 +228,7 @@ export function submissionsOf(store: Store, pipelinePath: string): Submission[] 
   const out: Submission[] = [];
   for (const name of names.sort().reverse()) {
     try {
-      const s = readSubmission(join(root, name, 'submission.json'));
-      if (s.pipeline === pipelinePath) out.push(s);
+      out.push(readSubmission(join(root, name, 'submission.json')));
     } catch {
       // being written, or not a submission
     }
