@@ -9,11 +9,11 @@ import { nowMs } from './clock.js';
 import { CorruptObjectError, errorMessage } from './errors.js';
 import { EventBus, type NodeRecord, type NodeRef, type NodeStatus, type RunListener, type RunSummary } from './events.js';
 import { FileHasher, hashJson } from './hash.js';
-import { runsInWorker, type ExternalDep, type NodeType } from './node-type.js';
+import type { ExternalDep, NodeType } from './node-type.js';
 import type { Plan, PlannedNode } from './plan.js';
 import type { ExternalDepRecord, ObjectRef, Store } from './store.js';
-import { runTask, type TaskHooks, type TaskRequest, type TaskResult } from './task.js';
-import { WorkerPool } from './worker-pool.js';
+import { LocalRunner, type Runner, type RunnerResult } from './runner.js';
+import type { TaskHooks, TaskRequest } from './task.js';
 
 export const KEY_SCHEMA = 1;
 
@@ -25,6 +25,8 @@ export interface ExecuteOptions {
   targets?: readonly string[];
   signal?: AbortSignal;
   fileHasher?: FileHasher;
+  /** Where executions happen (default: a LocalRunner with `jobs` slots); closed at the end of the run. */
+  runner?: Runner;
 }
 
 export interface Outcome {
@@ -91,8 +93,8 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
   const bus = new EventBus(opts.listeners);
   const store = opts.store;
   await store.init();
-  const limit = pLimit(opts.jobs);
-  const pool = new WorkerPool(opts.jobs);
+  const runner = opts.runner ?? new LocalRunner(opts.jobs);
+  const limit = pLimit(runner.slots);
   const hasher = opts.fileHasher ?? new FileHasher(store.fileHashStatePath);
   if (!opts.fileHasher) await hasher.load();
   const signal = opts.signal ?? new AbortController().signal;
@@ -105,12 +107,6 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
     nodes: [...plan.nodes.values()].filter((n) => wanted.has(n.instanceId)).map((n) => nodeRef(plan, n)),
     jobs: opts.jobs, time: new Date().toISOString(),
   });
-
-  const runNode = (n: PlannedNode, request: TaskRequest, hooks: TaskHooks): Promise<TaskResult> => {
-    const moduleUrl = n.registered.moduleUrl;
-    if (runsInWorker(n.registered.node) && moduleUrl) return pool.run(moduleUrl, request, hooks);
-    return runTask(n.registered.node, request, hooks);
-  };
 
   const outcomeOf = (instanceId: string, force = false): Promise<Outcome> => {
     const existing = outcomes.get(instanceId);
@@ -181,14 +177,14 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
       let started = false;
       // Only the execution itself holds a concurrency slot: recovering from a corrupt input must
       // release it first, since recomputing the producer needs one (with --jobs 1, this very one).
-      const runLimited = (): Promise<TaskResult> =>
+      const runLimited = (): Promise<RunnerResult> =>
         limit(() => {
           tRun = nowMs();
           if (!started) bus.emit({ event: 'node-start', node: ref, key });
           started = true;
-          return runNode(n, request, hooks);
+          return runner.run({ instanceId: n.instanceId, node: n.registered, request, key }, hooks);
         });
-      let result: TaskResult;
+      let result: RunnerResult;
       try {
         result = await runLimited();
       } catch (e) {
@@ -207,9 +203,11 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
           return fail(ref, t0, errorMessage(e2), key);
         }
       }
-      const durationMs = Math.round(nowMs() - tRun);
-      const action = { key, type: n.typeName, version: n.registered.node.version, outputs: result.outputs, deps, notes: result.notes, durationMs };
-      await store.putAction(action);
+      // A runner that stored the action itself (a cluster job) hands it back as it is.
+      const action = result.action ?? {
+        key, type: n.typeName, version: n.registered.node.version, outputs: result.outputs, deps, notes: result.notes, durationMs: Math.round(nowMs() - tRun),
+      };
+      if (!result.action) await store.putAction(action);
       const record = toRecord(action, material, n);
       // Its own time, from the start of execution (not the wait for a free slot).
       bus.emit({ event: 'node-end', node: ref, status: 'ran', ms: nowMs() - tRun, key, outputs: hashesOf(record), record });
@@ -229,7 +227,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
     for (const id of plan.nodes.keys()) if (wanted.has(id)) void outcomeOf(id);
     for (const id of plan.nodes.keys()) if (wanted.has(id)) settled.set(id, await outcomes.get(id)!);
   } finally {
-    await pool.close();
+    await runner.close();
     await hasher.save().catch(() => undefined); // only a cache: a failed save costs a re-hash next time
   }
   const counts: Record<NodeStatus, number> = { cached: 0, ran: 0, failed: 0, skipped: 0 };
