@@ -18,3 +18,8 @@ export function ownModulePath(url: string): string | undefined {
   if (!url.startsWith(root.href)) return undefined;
   return url.slice(root.href.length).replace(/\.(ts|js)$/, '');
 }
+
+/** The `sieve` command's file (bin/sieve.cjs), which a job on another machine of a shared filesystem runs. */
+export function sieveBinPath(): string {
+  return decodeURIComponent(new URL('../bin/sieve.cjs', root).pathname);
+}

@@ -35,6 +35,9 @@ function runSpec(name: 'run' | 'sweep', description: string): CommandSpec {
       { name: 'json', description: 'print one JSON object per event line instead of the live view' },
       { name: 'only', value: '<node>', repeatable: true, description: 'run only this node and its ancestors (repeatable)' },
       { name: 'verbose', short: 'v', description: 'show node logs' },
+      { name: 'executor', value: '<local|slurm>', description: "where nodes run (default: the pipeline's or user config's `executor:`, else local)" },
+      { name: 'wait', description: 'slurm: follow the jobs and write the lockfile here (default: submit and return)' },
+      { name: 'collect', value: '<submission>', description: "a Slurm submission's last job: write the lockfile and results", hidden: true },
     ],
     action: async (args, flags) => {
       const f = flags as RunFlags;

@@ -30,6 +30,8 @@ export interface PipelineFile {
   cache?: string;
   jobs?: number;
   remote?: Record<string, Json>;
+  /** The `executor:` header, as written (checked by the pipeline schema). */
+  executor?: Record<string, Json>;
   nodes: NodeDecl[];
   sweep: SweepAxes;
 }

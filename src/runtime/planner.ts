@@ -236,6 +236,7 @@ export async function planFromText(path: string, text: string, options: PlanOpti
     cache: typeof raw.cache === 'string' ? raw.cache : undefined,
     jobs: typeof raw.jobs === 'number' ? raw.jobs : undefined,
     remote: isPlainObject(raw.remote) ? (raw.remote as Record<string, Json>) : undefined,
+    executor: isPlainObject(raw.executor) ? (raw.executor as Record<string, Json>) : undefined,
     nodes: decls,
     sweep: axes,
   };

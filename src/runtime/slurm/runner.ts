@@ -25,26 +25,39 @@ export class SlurmJobError extends Error {
 class JobWatcher {
   private readonly states = new Map<string, JobState>();
   private readonly watched = new Set<string>();
-  private polling: Promise<void> | undefined;
+  private inflight: { ids: ReadonlySet<string>; done: Promise<void> } | undefined;
   private last = 0;
 
   constructor(private readonly slurm: Slurm, private readonly pollMs: number) {}
 
+  /** The job's state as of a poll that asked about it, at most one interval old. */
   async state(jobId: string): Promise<JobState | undefined> {
     this.watched.add(jobId);
-    if (!this.states.has(jobId) || Date.now() - this.last >= this.pollMs) {
-      this.polling ??= (async () => {
-        try {
-          const states = await this.slurm.states([...this.watched]);
-          for (const [id, s] of states) this.states.set(id, s);
-        } finally {
-          this.last = Date.now();
-          this.polling = undefined;
-        }
-      })();
-      await this.polling;
+    if (this.states.has(jobId) && Date.now() - this.last < this.pollMs) return this.states.get(jobId);
+    for (;;) {
+      const poll = this.inflight ?? this.poll();
+      await poll.done;
+      if (poll.ids.has(jobId)) return this.states.get(jobId);
     }
-    return this.states.get(jobId);
+  }
+
+  private poll(): { ids: ReadonlySet<string>; done: Promise<void> } {
+    const ids = new Set(this.watched);
+    const done = (async () => {
+      try {
+        const states = await this.slurm.states([...ids]);
+        for (const id of ids) {
+          const s = states.get(id);
+          if (s) this.states.set(id, s);
+          else this.states.delete(id);
+        }
+      } finally {
+        this.last = Date.now();
+        this.inflight = undefined;
+      }
+    })();
+    this.inflight = { ids, done };
+    return this.inflight;
   }
 
   forget(jobId: string): void {
