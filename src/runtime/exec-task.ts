@@ -253,6 +253,7 @@ export async function execTask(task: TaskFile, opts: ExecTaskOptions): Promise<T
     opts.log(`${task.nodeId}: done in ${action.durationMs} ms`);
     return await finish({ status: 'ran', key, outputs: result.outputs });
   } catch (e) {
+    if (e instanceof Error && e.stack) opts.log(e.stack);
     opts.log(`${task.nodeId}: failed: ${errorMessage(e)}`);
     return finish({ status: 'failed', key, error: errorMessage(e) });
   }

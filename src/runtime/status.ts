@@ -13,6 +13,7 @@ export type NodeState = 'up-to-date' | 'stale';
 export interface NodeStatusLine {
   point: string;
   nodeId: string;
+  instanceId: string;
   type: string;
   state: NodeState;
   reasons: string[];
@@ -35,7 +36,7 @@ export async function pipelineStatus(plan: Plan, store: Store, lock: Lockfile | 
   for (const [i, point] of plan.points.entries()) {
     for (const [nodeId, instanceId] of plan.pointNodes[i]) {
       const k = known.get(instanceId)!;
-      lines.push({ point: point.id, nodeId, type: plan.nodes.get(instanceId)!.typeName, state: k.state, reasons: k.reasons, key: k.key });
+      lines.push({ point: point.id, nodeId, instanceId, type: plan.nodes.get(instanceId)!.typeName, state: k.state, reasons: k.reasons, key: k.key });
     }
   }
   return lines;

@@ -101,7 +101,7 @@ export class SlurmRunner implements Runner {
       for (;;) {
         const result = readResult(job);
         if (result) {
-          if (result.status === 'failed') throw new SlurmJobError(job, `failed: ${result.error ?? 'unknown error'}`, await logTail(job.log));
+          if (result.status === 'failed') throw new SlurmJobError(job, result.error ?? 'failed', await logTail(job.log));
           if (result.key !== task.key) {
             throw new SlurmJobError(job, `its job computed key ${result.key?.slice(0, 12)}, not ${task.key.slice(0, 12)}: is the same Sieve installed on the compute nodes?`, '');
           }
