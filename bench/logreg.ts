@@ -11,7 +11,7 @@ const D = 512;
 const K = 10;
 
 /** Seeded class clusters around a shared direction (as CLIP features have), rows unit-norm. */
-function syntheticFeatures(n: number, seed: number): { data: Float32Array; labels: Int32Array } {
+export function syntheticFeatures(n: number, seed: number): { data: Float32Array; labels: Int32Array } {
   const rng = createRng(seed, 'bench/logreg');
   const common = Float64Array.from({ length: D }, () => rng.normal());
   const centres = Float64Array.from({ length: K * D }, () => rng.normal());

@@ -13,6 +13,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   logreg: async () => (await import('./logreg.js')).benchLogreg,
   pipeline: async () => (await import('./pipeline.js')).benchPipeline,
   sharing: async () => (await import('./sharing.js')).benchSharing,
+  train: async () => (await import('./train.js')).benchTrain,
 };
 
 function fmt(v: number | undefined): string {

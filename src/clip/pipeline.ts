@@ -1,12 +1,12 @@
 // Batched CLIP embedding with bounded memory: images are preprocessed one batch at a time into one
-// of two reusable buffers, and batch i+1 is preprocessed (sharp works on the libuv pool, the crop
-// and normalisation between awaits) while onnxruntime runs batch i on its own threads. Outputs are
-// L2-normalised rows.
+// of two reusable buffers, and batch i+1 is preprocessed on worker threads (./preprocess-pool.ts)
+// while onnxruntime runs batch i, which blocks the calling thread. Outputs are L2-normalised rows.
 import type { Tensor } from '../runtime/tensor.js';
 import { l2NormalizeRowsInPlace } from '../methods/pixels.js';
 import type { ClipTextEncoder, ClipVisionEncoder } from './encoder.js';
 import { ClipModelError } from './encoder.js';
 import type { ImagePreprocessor, RawImage } from './preprocess.js';
+import { defaultPreprocessWorkers, sharedPreprocessPool } from './preprocess-pool.js';
 import type { ClipTokenizer } from './tokenizer.js';
 import { CONTEXT_LENGTH } from './tokenizer.js';
 
@@ -29,6 +29,8 @@ export function imagesFromTensor(images: Tensor, name = 'images'): ImageSource {
 
 export interface BatchOptions {
   batchSize: number;
+  /** Image preprocessing threads (0: on the calling thread); default 4 (2 on one CPU). */
+  preprocessWorkers?: number;
   signal?: AbortSignal;
   onProgress?(done: number, total: number): void;
 }
@@ -39,6 +41,8 @@ export interface Embeddings {
   count: number;
   dim: number;
   seconds: number;
+  /** Prompts cut to the context length (CLIP's clip.tokenize would refuse them): their texts and full token counts. */
+  truncated?: Array<{ text: string; tokens: number }>;
 }
 
 function checkBatchSize(batchSize: number): void {
@@ -76,14 +80,21 @@ export async function embedImages(
   }
   const perImage = 3 * size.height * size.width;
   const batch = Math.min(options.batchSize, n);
-  const buffers = [new Float32Array(batch * perImage), new Float32Array(batch * perImage)];
+  const workers = options.preprocessWorkers ?? defaultPreprocessWorkers();
+  const pool = workers > 0 ? await sharedPreprocessPool(preprocessor.config, workers) : undefined;
+  const buffer = (): Float32Array =>
+    pool ? new Float32Array(new SharedArrayBuffer(batch * perImage * Float32Array.BYTES_PER_ELEMENT)) : new Float32Array(batch * perImage);
+  const buffers = [buffer(), buffer()];
+  // onnxruntime refuses SharedArrayBuffer-backed input: a batch is copied into a plain buffer (a few ms).
+  const plain = pool ? new Float32Array(batch * perImage) : undefined;
   const batches = Math.ceil(n / batch);
+  const worker = pool ?? preprocessor;
 
   const prepare = async (b: number): Promise<{ pixels: Float32Array; count: number }> => {
     const start = b * batch;
     const count = Math.min(batch, n - start);
     const pixels = buffers[b % 2].subarray(0, count * perImage);
-    await Promise.all(Array.from({ length: count }, (_, j) => preprocessor.into(source.image(start + j), pixels, j * perImage, size)));
+    await Promise.all(Array.from({ length: count }, (_, j) => worker.into(source.image(start + j), pixels, j * perImage, size)));
     return { pixels, count };
   };
 
@@ -96,7 +107,12 @@ export async function embedImages(
       const { pixels, count } = await pending!;
       // Start the next batch's preprocessing (into the other buffer) before inference.
       pending = b + 1 < batches ? prepare(b + 1) : undefined;
-      const result = await encoder.run(pixels, count, size.height, size.width);
+      let input = pixels;
+      if (plain) {
+        plain.set(pixels);
+        input = plain.subarray(0, pixels.length);
+      }
+      const result = await encoder.run(input, count, size.height, size.width);
       if (!out) {
         dim = result.dim;
         out = new Float32Array(n * dim);
@@ -126,12 +142,13 @@ export async function embedPrompts(
   const flat = prompts.flat();
   if (flat.length === 0) throw new ClipModelError('no prompts to embed');
   const contextLength = encoder.contextLength ?? CONTEXT_LENGTH;
+  const truncated: Array<{ text: string; tokens: number }> = [];
   let out: Float32Array | undefined;
   let dim = 0;
   for (let start = 0; start < flat.length; start += options.batchSize) {
     options.signal?.throwIfAborted();
     const texts = flat.slice(start, start + options.batchSize);
-    const ids = tokenizer.tokenize(texts, { contextLength });
+    const ids = tokenizer.tokenize(texts, { contextLength, onTruncated: (i, tokens) => truncated.push({ text: texts[i], tokens }) });
     const result = await encoder.run(ids, texts.length, contextLength, tokenizer.endOfText);
     if (!out) {
       dim = result.dim;
@@ -140,5 +157,5 @@ export async function embedPrompts(
     out.set(l2NormalizeRowsInPlace(result.data, texts.length, dim), start * dim);
     options.onProgress?.(start + texts.length, flat.length);
   }
-  return { data: out!, count: flat.length, dim, seconds: (performance.now() - started) / 1000 };
+  return { data: out!, count: flat.length, dim, seconds: (performance.now() - started) / 1000, truncated };
 }

@@ -3,17 +3,20 @@
 // top = (h - crop_h) // 2, left = (w - crop_w) // 2, rescale by 1/255, normalise by mean/std, and lay
 // out as float32 CHW.
 //
-// Resampling: CLIP (PIL `Image.BICUBIC`) uses a Catmull-Rom cubic (a = -0.5) whose support widens
-// with the downscale factor (antialiasing). sharp's `kernel: 'cubic'` is the same Catmull-Rom spline
-// and its reduce step also widens the kernel when shrinking, so it is the closest match sharp offers.
-// Known differences from PIL, all in the resize only (the arithmetic after it is exact): libvips
-// first box-shrinks by an integer factor when shrinking more than about 4x (its default reducing
-// gap of 2), upsizing goes through its bicubic interpolator, and rounding can differ by a grey level.
-// As PIL does, an image already at the target size is not resampled.
+// Resampling is Pillow's own (`./resample.ts`, PIL BICUBIC without reducing_gap, as HF calls it),
+// bit for bit, on the decoded pixels; sharp only decodes. As PIL does, an image already at the target
+// size is not resampled. `cropRounding: 'half-even'` gives OpenAI's torchvision centre crop instead
+// (int(round((h - crop_h) / 2)), Python's round half to even; a crop larger than the image pads
+// (crop - size) // 2 before).
 import { readFile } from 'node:fs/promises';
-import sharp from 'sharp';
+import { decodeRgb, interleavedToRgb } from '../data/decode.js';
+import { Resampler, type PillowFilter } from './resample.js';
 
-export type ResampleKernel = 'nearest' | 'linear' | 'cubic' | 'lanczos3';
+/** PIL's resampling filters (PIL codes 0 nearest, 1 lanczos, 2 bilinear, 3 bicubic, 4 box, 5 hamming). */
+export type ResampleKernel = PillowFilter;
+
+/** How the centre crop rounds an odd margin: floor (Hugging Face) or half to even (OpenAI's torchvision). */
+export type CropRounding = 'floor' | 'half-even';
 
 export interface PreprocessConfig {
   /** Resize so the shortest side has this length; or, with `resizeTo`, to an exact size. */
@@ -22,6 +25,8 @@ export interface PreprocessConfig {
   resizeTo?: { height: number; width: number };
   kernel: ResampleKernel;
   doCenterCrop: boolean;
+  /** Hugging Face floors the crop offsets (default); OpenAI's transform rounds half to even. */
+  cropRounding?: CropRounding;
   cropHeight: number;
   cropWidth: number;
   doRescale: boolean;
@@ -38,7 +43,7 @@ export const CLIP_STD = [0.26862954, 0.26130258, 0.27577711] as const;
 export const CLIP_PREPROCESS: PreprocessConfig = {
   doResize: true,
   shortestEdge: 224,
-  kernel: 'cubic',
+  kernel: 'bicubic',
   doCenterCrop: true,
   cropHeight: 224,
   cropWidth: 224,
@@ -62,7 +67,7 @@ export interface RawImage {
 }
 
 // PIL resample codes used in preprocessor_config.json.
-const PIL_RESAMPLE: Record<number, ResampleKernel> = { 0: 'nearest', 1: 'lanczos3', 2: 'linear', 3: 'cubic' };
+const PIL_RESAMPLE: Record<number, ResampleKernel> = { 0: 'nearest', 1: 'lanczos', 2: 'bilinear', 3: 'bicubic', 4: 'box', 5: 'hamming' };
 
 type Json = Record<string, unknown>;
 
@@ -95,7 +100,7 @@ export function parsePreprocessorConfig(json: Json, where = 'preprocessor_config
   if (json.image_std !== undefined) config.std = triple(json.image_std, 'image_std', where);
   if (json.resample !== undefined) {
     const kernel = PIL_RESAMPLE[json.resample as number];
-    if (!kernel) throw new PreprocessError(`${where}: resample ${JSON.stringify(json.resample)} is not supported (0, 1, 2 or 3)`);
+    if (!kernel) throw new PreprocessError(`${where}: resample ${JSON.stringify(json.resample)} is not a PIL filter (0 to 5)`);
     config.kernel = kernel;
   }
   const size = json.size;
@@ -148,9 +153,28 @@ export function outputSize(height: number, width: number, config: PreprocessConf
   return config.doCenterCrop ? { height: config.cropHeight, width: config.cropWidth } : resizedSize(height, width, config);
 }
 
-/** HF's centre-crop offsets (floor division); negative when the crop is larger (zero padding). */
-export function cropOffsets(height: number, width: number, cropHeight: number, cropWidth: number): { top: number; left: number } {
-  return { top: Math.floor((height - cropHeight) / 2), left: Math.floor((width - cropWidth) / 2) };
+/** Python's round() of x / 2 for an integer x: half to even. */
+function roundHalfEvenHalf(x: number): number {
+  const q = Math.floor(x / 2);
+  return x % 2 === 0 ? x / 2 : q % 2 === 0 ? q : q + 1;
+}
+
+/** One centre-crop offset: floor (HF) or torchvision's (pad (crop - size) // 2, else round half to even). */
+function cropOffset(size: number, crop: number, rounding: CropRounding): number {
+  if (rounding === 'floor') return Math.floor((size - crop) / 2);
+  if (crop > size) return -Math.floor((crop - size) / 2);
+  return roundHalfEvenHalf(size - crop);
+}
+
+/** Centre-crop offsets; negative when the crop is larger (zero padding). HF floors (default). */
+export function cropOffsets(
+  height: number,
+  width: number,
+  cropHeight: number,
+  cropWidth: number,
+  rounding: CropRounding = 'floor',
+): { top: number; left: number } {
+  return { top: cropOffset(height, cropHeight, rounding), left: cropOffset(width, cropWidth, rounding) };
 }
 
 /**
@@ -180,32 +204,14 @@ export function toRgb(image: RawImage): RawImage {
   }
   if (channels === 3) return image;
   if (channels < 1 || channels > 4) throw new PreprocessError(`images need 1 to 4 channels, got ${channels}`);
-  const n = height * width;
-  const rgb = new Uint8Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    const src = i * channels;
-    if (channels <= 2) {
-      rgb[i * 3] = rgb[i * 3 + 1] = rgb[i * 3 + 2] = data[src];
-    } else {
-      rgb[i * 3] = data[src];
-      rgb[i * 3 + 1] = data[src + 1];
-      rgb[i * 3 + 2] = data[src + 2];
-    }
-  }
+  const rgb = interleavedToRgb(data, height * width, channels);
   return { data: rgb, height, width, channels: 3 };
 }
 
-/** Resizes an RGB image with sharp (skipped when the size does not change). */
-export async function resizeRgb(image: RawImage, height: number, width: number, kernel: ResampleKernel): Promise<RawImage> {
-  if (image.height === height && image.width === width) return image;
-  const out = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .resize(width, height, { kernel, fit: 'fill' })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  if (out.info.width !== width || out.info.height !== height || out.info.channels !== 3) {
-    throw new PreprocessError(`resize gave ${out.info.width}x${out.info.height}x${out.info.channels}, expected ${width}x${height}x3`);
-  }
-  return { data: new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength), height, width, channels: 3 };
+/** Resizes an image with Pillow's resampling (skipped when the size does not change). */
+export function resizeRgb(image: RawImage, height: number, width: number, kernel: ResampleKernel, resampler = new Resampler(kernel)): RawImage {
+  if (resampler.filter !== kernel) throw new PreprocessError(`resampler filter ${resampler.filter} is not ${kernel}`);
+  return resampler.resize(image, height, width);
 }
 
 /**
@@ -219,9 +225,10 @@ export function cropNormalizeInto(
   lut: Float32Array,
   out: Float32Array,
   offset: number,
+  rounding: CropRounding = 'floor',
 ): void {
   const { data, height, width } = image;
-  const { top, left } = cropOffsets(height, width, outHeight, outWidth);
+  const { top, left } = cropOffsets(height, width, outHeight, outWidth, rounding);
   const plane = outHeight * outWidth;
   for (let y = 0; y < outHeight; y++) {
     const sy = y + top;
@@ -238,11 +245,13 @@ export function cropNormalizeInto(
   }
 }
 
-/** Decodes encoded image bytes (JPEG, PNG, WebP...) to 8-bit interleaved pixels, without EXIF rotation (as PIL). */
+/**
+ * Decodes encoded image bytes (JPEG, PNG, WebP...) to 8-bit RGB as PIL's open + convert('RGB'),
+ * without EXIF rotation (as PIL).
+ */
 export async function decodeImageBytes(bytes: Uint8Array): Promise<RawImage> {
   try {
-    const { data, info } = await sharp(bytes).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), height: info.height, width: info.width, channels: info.channels };
+    return await decodeRgb(bytes);
   } catch (e) {
     throw new PreprocessError(`cannot decode image bytes: ${(e as Error).message}`);
   }
@@ -251,9 +260,11 @@ export async function decodeImageBytes(bytes: Uint8Array): Promise<RawImage> {
 /** A preprocessor bound to one config: its lookup table and output size. */
 export class ImagePreprocessor {
   private readonly lut: Float32Array;
+  private readonly resampler: Resampler;
 
   constructor(readonly config: PreprocessConfig) {
     this.lut = normalizationTable(config);
+    this.resampler = new Resampler(config.kernel);
   }
 
   /** Output size for an input of this size. */
@@ -274,7 +285,7 @@ export class ImagePreprocessor {
         `a ${raw.width}x${raw.height} image preprocesses to ${final.width}x${final.height}, but the batch needs ${expected.width}x${expected.height}`,
       );
     }
-    const resized = this.config.doResize ? await resizeRgb(raw, size.height, size.width, this.config.kernel) : raw;
-    cropNormalizeInto(resized, final.height, final.width, this.lut, out, offset);
+    const resized = this.config.doResize ? this.resampler.resize(raw, size.height, size.width) : raw;
+    cropNormalizeInto(resized, final.height, final.width, this.lut, out, offset, this.config.cropRounding ?? 'floor');
   }
 }

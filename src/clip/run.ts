@@ -5,7 +5,7 @@ import { tensor } from '../runtime/tensor.js';
 import { ClipTextEncoder, ClipVisionEncoder, type ProviderChoice, type ProviderUsed } from './encoder.js';
 import { fileDigest, resolveModelFiles, type ModelFiles, type ModelSpec, type Variant } from './model-source.js';
 import { embedImages, embedPrompts, imagesFromTensor } from './pipeline.js';
-import { CLIP_PREPROCESS, ImagePreprocessor, loadPreprocessorConfig } from './preprocess.js';
+import { CLIP_PREPROCESS, ImagePreprocessor, loadPreprocessorConfig, type CropRounding } from './preprocess.js';
 import { buildPrompts, type TemplateChoice } from './templates.js';
 import { loadTokenizer } from './tokenizer.js';
 
@@ -17,6 +17,8 @@ export interface ClipEmbedRequest {
   provider: ProviderChoice;
   templates: TemplateChoice;
   descriptions?: Readonly<Record<string, readonly string[]>>;
+  /** Centre-crop offsets: floor (Hugging Face, default) or round half to even (OpenAI's torchvision). */
+  cropRounding?: CropRounding;
   images: Tensor;
   testImages?: Tensor;
   classes?: readonly string[];
@@ -54,7 +56,8 @@ export async function runClipEmbedding(req: ClipEmbedRequest): Promise<ClipEmbed
     signal: req.signal,
     onDownload: (role, received, total) => req.progress(received, total ?? received, `bytes of ${role} model`),
   });
-  const preprocessor = new ImagePreprocessor(files.preprocessor ? await loadPreprocessorConfig(files.preprocessor) : CLIP_PREPROCESS);
+  const config = files.preprocessor ? await loadPreprocessorConfig(files.preprocessor) : CLIP_PREPROCESS;
+  const preprocessor = new ImagePreprocessor({ ...config, cropRounding: req.cropRounding ?? 'floor' });
   const sessionOptions = { threads: req.threads, provider: req.provider };
   const providers: Record<string, ProviderUsed> = {};
   let fallback: string | undefined;
@@ -96,6 +99,14 @@ export async function runClipEmbedding(req: ClipEmbedRequest): Promise<ClipEmbed
       });
       textFeatures = tensor('float32', [prompts.length, prompts[0].length, t.dim], t.data);
       req.log(`embedded ${t.count} prompts (${prompts.length} classes x ${prompts[0].length}) in ${t.seconds.toFixed(1)} s`);
+      const truncated = t.truncated ?? [];
+      if (truncated.length > 0) {
+        const longest = truncated.reduce((a, b) => (b.tokens > a.tokens ? b : a));
+        req.log(
+          `${truncated.length} of ${t.count} prompts are longer than the text model's context and were truncated (clip.tokenize would refuse them); the longest has ${longest.tokens} tokens: "${longest.text.slice(0, 80)}"`,
+        );
+      }
+      req.note('prompts', { count: t.count, truncated: truncated.length, examples: truncated.slice(0, 5).map((x) => ({ text: x.text, tokens: x.tokens })) });
     } finally {
       await text.release();
     }

@@ -108,8 +108,16 @@ export function resolveTemplates(choice: TemplateChoice): readonly string[] {
 }
 
 /**
+ * A class name as it goes into a template: underscores become spaces, so CIFAR-100's `maple_tree`
+ * reads "maple tree" as in CLIP's published class lists (data/prompts.md of the CLIP repository).
+ */
+export function promptClassName(name: string): string {
+  return name.replaceAll('_', ' ');
+}
+
+/**
  * Prompts as a K × P grid (row k holds the P prompts of class k): templates filled with each class
- * name, or the per-class descriptions, which must cover every class with the same count P (the
+ * name (see `promptClassName`), or the per-class descriptions (used as written), which must cover every class with the same count P (the
  * text features are a dense [K, P, D] tensor).
  */
 export function buildPrompts(
@@ -136,5 +144,5 @@ export function buildPrompts(
   }
   const templates = resolveTemplates(options.templates ?? 'imagenet80');
   // split/join rather than replace: a class name containing "$&" must stay literal.
-  return classes.map((c) => templates.map((t) => t.split('{}').join(c)));
+  return classes.map((c) => templates.map((t) => t.split('{}').join(promptClassName(c))));
 }

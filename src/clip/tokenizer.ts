@@ -52,6 +52,8 @@ export interface TokenizeOptions {
   contextLength?: number;
   /** Cut long texts to the context (keeping the end-of-text token last); otherwise throw. */
   truncate?: boolean;
+  /** Called for each text cut to the context: its index in the batch and its full token count (with start and end). */
+  onTruncated?(index: number, tokens: number): void;
 }
 
 export class ClipTokenizer {
@@ -123,6 +125,7 @@ export class ClipTokenizer {
         if (!truncate) {
           throw new TokenizerError(`text "${text}" has ${ids.length} tokens, more than the context length ${contextLength}`);
         }
+        options.onTruncated?.(i, ids.length);
         ids.length = contextLength;
         ids[contextLength - 1] = this.endOfText;
       }

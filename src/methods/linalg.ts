@@ -342,7 +342,11 @@ interface WasmApi {
   Memory: new (descriptor: { initial: number }) => WasmMemory;
   Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
 }
-type TileFn = (a: number, m: number, b: number, n: number, k: number, out: number) => void;
+/**
+ * The SIMD kernel: out[i·n + j] = Σ_p A[i·k + p]·B[j·k + p] in float32, with a, b, out byte offsets
+ * into the memory, m even, n and k multiples of 4.
+ */
+export type TileFn = (a: number, m: number, b: number, n: number, k: number, out: number) => void;
 
 const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 let dotModule: object | null | undefined;
@@ -360,6 +364,23 @@ function wasmDotModule(): object | null {
 }
 
 const PAGE = 65536;
+
+/** Whether the wasm SIMD dot-product kernel can run here (else callers use the float64 gemmNT). */
+export function hasSimdKernel(): boolean {
+  return wasmDotModule() !== null;
+}
+
+/**
+ * `bytes` of zeroed wasm memory with the SIMD kernel bound to it, or null where wasm SIMD is missing
+ * (or `bytes` is over 2 GiB).
+ */
+export function simdKernelMemory(bytes: number): { buffer: ArrayBuffer; tile: TileFn } | null {
+  const module = wasmDotModule();
+  if (!module || !wasmApi || bytes > 2 ** 31) return null;
+  const memory = new wasmApi.Memory({ initial: Math.max(1, Math.ceil(bytes / PAGE)) });
+  const instance = new wasmApi.Instance(module, { env: { memory } });
+  return { buffer: memory.buffer, tile: instance.exports.tile as TileFn };
+}
 
 /**
  * Dot products between the rows of a float32 matrix R [rows, d] and of a matrix C [cols, d] (C may be

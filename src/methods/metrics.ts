@@ -41,6 +41,18 @@ export function perClassAccuracy(predicted: Int32Array, truth: Int32Array, numCl
  * lo < conf ≤ hi): Σ_b |B_b|/N · |accuracy(B_b) − mean confidence(B_b)|. Confidence = max prob;
  * the prediction is its argmax (first on ties).
  */
+/** Mean over samples of the arg-max probability (how confident the predictions are on average). */
+export function meanConfidence(probs: Float32Array, numClasses: number): number {
+  if (!Number.isInteger(numClasses) || numClasses < 1 || probs.length % numClasses !== 0) {
+    throw new MethodInputError(`probabilities have ${probs.length} values, not a multiple of K = ${numClasses}`);
+  }
+  const n = probs.length / numClasses;
+  if (n === 0) return Number.NaN;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += probs[i * numClasses + argmaxRow(probs, i, numClasses)];
+  return sum / n;
+}
+
 export function expectedCalibrationError(probs: Float32Array, truth: Int32Array, numClasses: number, bins = 15): number {
   checkLabels(truth, numClasses, 'true labels');
   checkProbs(probs, truth.length, numClasses, 'probabilities');

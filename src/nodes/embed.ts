@@ -20,6 +20,7 @@ export interface EmbedParams {
   provider: ProviderChoice;
   templates: 'imagenet80' | 'simple' | string[];
   descriptions?: Record<string, string[]>;
+  crop_rounding?: 'floor' | 'half-even';
   projection: PixelProjection;
   dim?: number;
   normalize: boolean;
@@ -86,6 +87,11 @@ const paramsSchema = {
       type: 'object',
       description: 'clip: per-class texts used instead of templates; every class needs the same number of texts.',
       additionalProperties: { type: 'array', minItems: 1, items: { type: 'string' } },
+    },
+    crop_rounding: {
+      enum: ['floor', 'half-even'],
+      description:
+        "clip: centre-crop offsets when the margin is odd: floor as Hugging Face's CLIPImageProcessor (default), or half-even as OpenAI's clip.load transform (torchvision).",
     },
     projection: { enum: ['none', 'random', 'pca'], default: 'none', description: 'pixels: reduce dimension by a seeded Gaussian projection or PCA.' },
     dim: { type: 'integer', minimum: 1, default: 128, description: 'pixels: output dimension for random/pca projection.' },
@@ -187,6 +193,7 @@ async function runClip(ctx: NodeContext<EmbedParams>): Promise<Record<string, Po
     provider: params.provider,
     templates: params.templates,
     descriptions: params.descriptions,
+    cropRounding: params.crop_rounding,
     images: requireTensor(ctx.inputs.images, 'images'),
     testImages: ctx.inputs.test_images === undefined ? undefined : requireTensor(ctx.inputs.test_images, 'test_images'),
     classes: optionalClassNames(ctx.inputs, EmbedParamError),
@@ -205,7 +212,7 @@ async function runClip(ctx: NodeContext<EmbedParams>): Promise<Record<string, Po
 
 export default defineNode<EmbedParams>({
   type: 'embed',
-  version: '1',
+  version: '2',
   description: 'Embeds images with CLIP (ONNX), standardised pixels or precomputed features; class prompts to text features.',
   paramsSchema: paramsSchema as unknown as Record<string, unknown>,
   ports: embedPorts,

@@ -3,7 +3,7 @@
 // accuracy; per-class counts. Writes one JSON of (mostly flat) metrics with a printed table in it.
 import { MethodInputError, argmaxRows, countTrue } from '../methods/linalg.js';
 import {
-  accuracy, confusionMatrix, expectedCalibrationError, perClassAccuracy, perClassCounts, relabelQuality, selectionQuality,
+  accuracy, confusionMatrix, expectedCalibrationError, meanConfidence, perClassAccuracy, perClassCounts, relabelQuality, selectionQuality,
 } from '../methods/metrics.js';
 import { optionalClassNames, optionalTensor } from './inputs.js';
 import { defineNode, type NodeContext } from '../runtime/node-type.js';
@@ -52,7 +52,7 @@ export function metricsTable(metrics: Record<string, Json>, perClass: Array<Reco
 
 export default defineNode<EvaluateParams>({
   type: 'evaluate',
-  version: '1',
+  version: '2',
   description: 'Measures test accuracy, ECE, per-class accuracy and confusion; selection precision/recall/F1; relabel accuracy; per-class counts.',
   paramsSchema: {
     type: 'object',
@@ -117,6 +117,7 @@ export default defineNode<EvaluateParams>({
         metrics.test_samples = testLabels.length;
         metrics.test_accuracy = finite(accuracy(pred, testLabels));
         metrics.ece = finite(expectedCalibrationError(testProbs.data, testLabels, K, p.ece_bins));
+        metrics.mean_confidence = finite(meanConfidence(testProbs.data, K));
         const pca = perClassAccuracy(pred, testLabels, K);
         const counts = perClassCounts(testLabels, K);
         const valid = pca.filter(Number.isFinite);

@@ -24,7 +24,8 @@ export interface LoadParams {
   url?: string;
   sha256?: string;
   label?: 'fine' | 'coarse';
-  size?: number;
+  resize?: number;
+  exif_orientation?: boolean;
   classes?: string[];
   train?: string;
   test?: string;
@@ -56,7 +57,8 @@ const SYNTHETIC_PARAMS = [
 /** Params that only some sources understand (the rest apply to all). */
 const SOURCE_PARAMS: Record<string, readonly Source[]> = {
   label: ['cifar100'],
-  size: ['image-folder', 'manifest'],
+  resize: ['image-folder', 'manifest'],
+  exif_orientation: ['image-folder', 'manifest'],
   classes: ['manifest', 'features'],
   train: ['features'],
   test: ['features'],
@@ -66,7 +68,6 @@ const SOURCE_PARAMS: Record<string, readonly Source[]> = {
   ...Object.fromEntries(SYNTHETIC_PARAMS.map((p) => [p, ['synthetic'] as const])),
 };
 
-const DEFAULT_SIZE = 224;
 const SYNTHETIC_DEFAULTS = {
   num_classes: 10, dim: 64, train_per_class: 500, test_per_class: 100,
   zero_shot_accuracy: 0.7, linear_probe_accuracy: 0.9, lookalike_pairs: 2,
@@ -164,10 +165,10 @@ async function dataPath(ctx: NodeContext<LoadParams>): Promise<string> {
 
 async function decodeLayout(ctx: NodeContext<LoadParams>, layout: FolderLayout): Promise<Loaded> {
   const { decodeImages } = await import('../data/images.js'); // sharp loads only when needed
-  const size = ctx.params.size ?? DEFAULT_SIZE;
   const total = layout.train.files.length + (layout.test?.files.length ?? 0);
   const options = (offset: number) => ({
-    size,
+    resize: ctx.params.resize,
+    exifOrientation: ctx.params.exif_orientation ?? false,
     signal: ctx.signal,
     onProgress: (done: number) => ctx.progress(offset + done, total, 'images'),
   });
@@ -281,7 +282,7 @@ const probability = (description: string) => ({ type: 'number', minimum: 0, maxi
 
 export default defineNode<LoadParams>({
   type: 'load',
-  version: '1',
+  version: '2',
   description:
     'Loads a data set (CIFAR-10/100 binary, (Fashion-)MNIST idx, image folder, CSV/JSONL manifest, precomputed .npy/.safetensors features) or simulates CLIP features; optional stratified holdout and subsampling.',
   paramsSchema: {
@@ -294,7 +295,11 @@ export default defineNode<LoadParams>({
       url: { type: 'string', minLength: 1, description: 'Download the CIFAR archive from here instead of reading path (needs sha256).' },
       sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'Expected sha256 of the file at url.' },
       label: { enum: ['fine', 'coarse'], description: 'cifar100: fine (100 classes, default) or coarse (20 super-classes) labels.' },
-      size: integer(1, `image-folder, manifest: side of the square images (shorter side resized, centre crop); default ${DEFAULT_SIZE}.`),
+      resize: integer(
+        1,
+        "image-folder, manifest: resize the shortest edge to this (Pillow bicubic) and centre-crop a square of it, CLIP's own geometry (for memory; leave it out for CLIP, whose embed resizes exactly). Default: images keep their size, which must then be the same for all.",
+      ),
+      exif_orientation: { type: 'boolean', description: 'image-folder, manifest: apply the EXIF orientation (off by default, as Pillow and the CLIP references).' },
       classes: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'manifest, features: class names in label order (labels may then be names or indices).' },
       train: { type: 'string', minLength: 1, description: 'features: train features file (.npy or .safetensors), relative to path.' },
       test: { type: 'string', minLength: 1, description: 'features: test features file; without it set holdout.' },

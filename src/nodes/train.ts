@@ -1,11 +1,17 @@
-// The `train` node: a classifier head (linear, text-initialised linear, or MLP) on frozen CLIP
-// features, trained with CE or GCE, optional mixup, class-balanced sampling and MixFix after every
-// epoch, on the fastest tfjs backend available. Outputs the parameters (flat, with a layout), the
-// predictions on the training (and test) samples and the per-epoch history.
-import type { BackendChoice } from '../methods/train/backend.js';
-import type { HeadConfig, HeadKind, HeadLayout } from '../methods/train/heads.js';
+// The `train` node: a classifier head (linear, cosine, text-initialised linear, or MLP) on frozen
+// CLIP features, trained with CE or GCE, optional mixup, class-balanced sampling and MixFix after
+// every epoch. The linear family has a logit scale (CLIP's 1/0.07, fixed or learned) and a bias, so
+// its probabilities can be confident; it trains on the project's own batched linear algebra, the MLP
+// on the fastest tfjs backend installed. The backend that will run, and its version, are part of
+// the key (`keyEnvironment`). Outputs the parameters (with a layout), the predictions on the
+// training (and test) samples and the per-epoch history.
+import { availableParallelism, loadavg } from 'node:os';
+import {
+  BACKEND_LABELS, backendFromLabel, linalgTrains, resolveTrainBackend, type TrainBackend, type TrainBackendChoice,
+} from '../methods/train/backend-resolve.js';
+import { CLIP_INIT_LOGIT_SCALE, logitScaleOf, type HeadConfig, type HeadKind, type HeadLayout } from '../methods/train/heads.js';
 import type { SamplerKind } from '../methods/train/sampler.js';
-import type { EpochRecord } from '../methods/train/trainer.js';
+import type { EpochRecord, TrainOptions, TrainResult } from '../methods/train/trainer.js';
 import { optionalTensor, requiredClassNames } from './inputs.js';
 import { defineNode, type NodeContext, type PortValue, type Ports } from '../runtime/node-type.js';
 import { tensor, type DType, type Json, type Tensor } from '../runtime/tensor.js';
@@ -13,6 +19,9 @@ import { tensor, type DType, type Json, type Tensor } from '../runtime/tensor.js
 export interface TrainParams {
   head: HeadKind;
   hidden: number[];
+  bias: boolean;
+  logit_scale: number;
+  learn_scale: boolean;
   loss: 'ce' | 'gce';
   q: number;
   mixup: false | { alpha: number };
@@ -28,7 +37,7 @@ export interface TrainParams {
   warmup_epochs: number;
   temperature: number;
   mixfix: false | { absorb: number; relabel: number };
-  backend: BackendChoice;
+  backend: TrainBackendChoice;
 }
 
 export class TrainInputError extends Error {
@@ -43,10 +52,16 @@ const paramsSchema = {
   required: [],
   properties: {
     head: {
-      enum: ['linear', 'text-init', 'mlp'], default: 'linear',
-      description: 'linear: f·Wᵀ, random init (PTNL Classifier-R); text-init: W from the class text embeddings / temperature (Classifier-C, needs text_features); mlp: hidden layers with ReLU.',
+      enum: ['linear', 'cosine', 'text-init', 'mlp'], default: 'linear',
+      description: 'linear: s·f·Wᵀ + b, random W (PTNL Classifier-R); cosine: s·f̂·Ŵᵀ + b on L2-normalised features and weight rows; text-init: W from the class text embeddings and s = 1/temperature (Classifier-C, needs text_features); mlp: hidden layers with ReLU.',
     },
     hidden: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 1, default: [512], description: 'Hidden layer widths of the mlp head.' },
+    bias: { type: 'boolean', default: true, description: 'linear, cosine, text-init: a learned per-class bias b, initialised to 0 (mlp layers always have biases).' },
+    logit_scale: {
+      type: 'number', exclusiveMinimum: 0, default: CLIP_INIT_LOGIT_SCALE,
+      description: 'linear, cosine: the initial logit scale s (CLIP\'s 1/0.07); text-init starts from 1/temperature instead.',
+    },
+    learn_scale: { type: 'boolean', default: false, description: 'linear, cosine, text-init: learn s (as log s, like CLIP) rather than keep it fixed. Off by default: on noisy labels a learned scale grows until the head is over-confident.' },
     loss: { enum: ['ce', 'gce'], default: 'ce', description: 'Cross-entropy or generalised cross-entropy (1 − p^q)/q.' },
     q: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.7, description: 'GCE exponent: q → 0 is CE, q = 1 is MAE.' },
     mixup: {
@@ -83,8 +98,8 @@ const paramsSchema = {
       ],
     },
     backend: {
-      enum: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'], default: 'auto',
-      description: 'tfjs backend; auto tries tensorflow-gpu, tensorflow (optional native packages), wasm, cpu in that order.',
+      enum: ['auto', 'linalg', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'], default: 'auto',
+      description: 'auto: linalg (the project\'s own batched linear algebra, WebAssembly SIMD) for linear, cosine and text-init heads; for mlp the first installed of tensorflow-gpu, tensorflow (optional tfjs-node packages), wasm, cpu. The resolved backend and its version are part of the key.',
     },
   },
 } as const;
@@ -93,12 +108,15 @@ function ports(params: TrainParams, connected: ReadonlySet<string>): Ports {
   const outputs: Ports['outputs'] = {
     weights: {
       kind: 'tensor', dtype: 'float32', rank: params.head === 'mlp' ? 1 : 2,
-      description: 'Trained parameters: W [K, D] for linear heads; for mlp the flat vector that `model` lays out.',
+      description: 'Trained parameters: W [K, D] for linear, cosine and text-init heads (bias and logit scale: outputs bias and model); for mlp the flat vector that `model` lays out.',
     },
     model: { kind: 'json', description: 'Head layout: per layer the offset and shape of weight [out, in] and bias, and the activation.' },
     train_probs: { kind: 'tensor', dtype: 'float32', rank: 2, description: 'Softmax predictions [N, K] on all training samples.' },
     history: { kind: 'json', description: 'Per-epoch loss, accuracy, lr, set size and MixFix counts; backend used.' },
   };
+  if (params.head !== 'mlp' && params.bias) {
+    outputs.bias = { kind: 'tensor', dtype: 'float32', rank: 1, description: 'Trained per-class bias b [K].' };
+  }
   if (connected.has('test_features')) {
     outputs.test_probs = { kind: 'tensor', dtype: 'float32', rank: 2, description: 'Softmax predictions [M, K] on test_features.' };
   }
@@ -136,21 +154,28 @@ function expectLength(name: string, t: Tensor, n: number): void {
 
 function headConfig(params: TrainParams, text: Tensor<'float32'> | undefined, numClasses: number, dim: number): HeadConfig {
   if (params.head === 'mlp') return { kind: 'mlp', hidden: params.hidden };
-  if (params.head === 'linear') return { kind: 'linear' };
+  const linear = { bias: params.bias, logitScale: { init: params.logit_scale, learn: params.learn_scale } };
+  if (params.head !== 'text-init') return { kind: params.head, ...linear };
   const t = text as Tensor<'float32'>;
   if (t.shape[0] !== numClasses || t.shape[2] !== dim) {
     throw new TrainInputError(`text_features has shape [${t.shape.join(', ')}], expected [K = ${numClasses}, P, D = ${dim}]`);
   }
-  return { kind: 'text-init', textFeatures: t.data, promptsPerClass: t.shape[1], temperature: params.temperature };
+  return { kind: 'text-init', textFeatures: t.data, promptsPerClass: t.shape[1], temperature: params.temperature, ...linear };
 }
 
-function modelJson(layout: HeadLayout, params: TrainParams): Json {
+function modelJson(layout: HeadLayout, params: TrainParams, trained: Float32Array): Json {
+  const linearFamily = layout.head !== 'mlp';
   return {
     head: layout.head,
     input_dim: layout.inputDim,
     num_classes: layout.numClasses,
     size: layout.size,
-    formula: 'h_0 = x; h_l = act_l(h_{l-1}·W_lᵀ + b_l); logits = h_L; W_l row-major [out, in] at weight.offset of the flat vector',
+    formula: linearFamily
+      ? `logits = logit_scale·${layout.normalize ? 'x̂·Ŵᵀ (rows L2-normalised)' : 'x·Wᵀ'}${layout.layers[0].bias ? ' + b' : ''}; W row-major [K, D] at weight.offset of the flat vector, b at bias.offset, log(logit_scale) at logit_scale_offset when learned`
+      : 'h_0 = x; h_l = act_l(h_{l-1}·W_lᵀ + b_l); logits = h_L; W_l row-major [out, in] at weight.offset of the flat vector',
+    ...(linearFamily
+      ? { normalize: layout.normalize, logit_scale: logitScaleOf(layout, trained), logit_scale_learned: layout.logitScale.offset !== null, logit_scale_offset: layout.logitScale.offset }
+      : {}),
     ...(layout.head === 'text-init' ? { temperature: params.temperature } : {}),
     layers: layout.layers.map((l) => ({
       weight: { offset: l.weight.offset, shape: l.weight.shape },
@@ -166,13 +191,20 @@ function epochJson(r: EpochRecord): Json {
   return out;
 }
 
+/** The key environment: the backend that will run here and its version. */
+function environmentOf(params: TrainParams): { backend: string; backend_version: string } {
+  const r = resolveTrainBackend(params.backend, params.head);
+  return { backend: BACKEND_LABELS[r.backend], backend_version: r.version };
+}
+
 export default defineNode<TrainParams>({
   type: 'train',
-  version: '1',
-  description: 'Trains a classifier head on frozen features (CE/GCE, mixup, balanced sampling, MixFix each epoch) with tfjs.',
+  version: '2',
+  description: 'Trains a classifier head on frozen features (CE/GCE, mixup, balanced sampling, MixFix each epoch); linear heads on Sieve\'s own linear algebra, mlp with tfjs.',
   paramsSchema,
   ports,
   resources: { cpus: 1, memory: '2G' },
+  keyEnvironment: (params) => environmentOf(params),
   async run(ctx) {
     const p = ctx.params;
     const features = requiredInput(ctx, 'features', 'float32', 2);
@@ -189,56 +221,86 @@ export default defineNode<TrainParams>({
     const classes = requiredClassNames(ctx.inputs, TrainInputError);
     const numClasses = classes.length;
 
-    // tfjs is imported here, not at module load, so declaring the node type stays cheap.
-    const { selectBackend } = await import('../methods/train/backend.js');
-    const { predictProbs, trainClassifier } = await import('../methods/train/trainer.js');
-    const backend = await selectBackend(p.backend, ctx.log);
-    ctx.note('backend', backend.name);
-    ctx.log(`train: backend ${backend.name} — ${backend.detail}`);
-    ctx.progress(0, p.epochs, 'epoch');
-    const result = trainClassifier(
-      backend.tf,
-      { features: features.data, numSamples: n, dim, labels: labels.data, numClasses, trainMask: mask?.data, sampleWeights: weights?.data },
-      {
-        head: headConfig(p, text, numClasses, dim),
-        loss: p.loss === 'gce' ? { kind: 'gce', q: p.q } : { kind: 'ce' },
-        mixup: p.mixup === false ? null : { alpha: p.mixup.alpha },
-        sampler: p.sampler,
-        epochs: p.epochs,
-        batchSize: p.batch_size,
-        lr: p.lr,
-        momentum: p.momentum,
-        weightDecay: p.weight_decay,
-        schedule: p.schedule === 'step' ? { kind: 'step', stepSize: p.step_size, gamma: p.gamma } : { kind: 'cosine' },
-        warmupEpochs: p.warmup_epochs,
-        mixfix: p.mixfix === false ? null : { absorb: p.mixfix.absorb, relabel: p.mixfix.relabel },
-        seed: ctx.seed,
-        signal: ctx.signal,
-        onEpoch(r) {
-          ctx.progress(r.epoch, p.epochs, 'epoch');
-          const mf = r.mixfix ? `, next set ${r.mixfix.total} (+${r.mixfix.absorbed} absorbed, ${r.mixfix.relabelled} relabelled)` : '';
-          ctx.log(`epoch ${r.epoch}/${p.epochs}: loss ${r.loss.toFixed(4)}, accuracy ${(100 * r.accuracy).toFixed(2)}% on ${r.setSize}, lr ${r.lr.toPrecision(3)}${mf}`);
-        },
+    // What runs is what the key says: the backend resolved with the key (or here, when run directly).
+    const env = ctx.environment ?? environmentOf(p);
+    const chosen: TrainBackend | undefined = typeof env.backend === 'string' ? backendFromLabel(env.backend) : undefined;
+    if (!chosen) throw new TrainInputError(`unknown backend ${JSON.stringify(env.backend)} in the key environment`);
+    if (chosen === 'linalg' && !linalgTrains(p.head)) {
+      throw new TrainInputError(`backend linalg trains linear, cosine and text-init heads; head ${p.head} needs a tfjs backend (auto, wasm, cpu, ...)`);
+    }
+    const data = { features: features.data, numSamples: n, dim, labels: labels.data, numClasses, trainMask: mask?.data, sampleWeights: weights?.data };
+    const options: TrainOptions = {
+      head: headConfig(p, text, numClasses, dim),
+      loss: p.loss === 'gce' ? { kind: 'gce', q: p.q } : { kind: 'ce' },
+      mixup: p.mixup === false ? null : { alpha: p.mixup.alpha },
+      sampler: p.sampler,
+      epochs: p.epochs,
+      batchSize: p.batch_size,
+      lr: p.lr,
+      momentum: p.momentum,
+      weightDecay: p.weight_decay,
+      schedule: p.schedule === 'step' ? { kind: 'step', stepSize: p.step_size, gamma: p.gamma } : { kind: 'cosine' },
+      warmupEpochs: p.warmup_epochs,
+      mixfix: p.mixfix === false ? null : { absorb: p.mixfix.absorb, relabel: p.mixfix.relabel },
+      seed: ctx.seed,
+      signal: ctx.signal,
+      onEpoch(r) {
+        ctx.progress(r.epoch, p.epochs, 'epoch');
+        const mf = r.mixfix ? `, next set ${r.mixfix.total} (+${r.mixfix.absorbed} absorbed, ${r.mixfix.relabelled} relabelled)` : '';
+        ctx.log(`epoch ${r.epoch}/${p.epochs}: loss ${r.loss.toFixed(4)}, accuracy ${(100 * r.accuracy).toFixed(2)}% on ${r.setSize}, lr ${r.lr.toPrecision(3)}${mf}`);
       },
-    );
+    };
+
+    let result: TrainResult;
+    let detail: string;
+    let predictTest: (layout: HeadLayout, params: Float32Array, x: Float32Array, rows: number) => Float32Array;
+    ctx.progress(0, p.epochs, 'epoch');
+    if (chosen === 'linalg') {
+      // No tfjs at all on this path.
+      const { predictLinearHead, trainLinearHead } = await import('../methods/train/linear-head.js');
+      detail = `Sieve's batched linear algebra, kernel ${String(env.backend_version)}`;
+      ctx.note('backend', BACKEND_LABELS[chosen]);
+      ctx.log(`train: backend ${BACKEND_LABELS[chosen]} — ${detail}`);
+      // A second thread predicts on all samples after every epoch when a core is idle (results are
+      // bit-identical either way, so not part of the key; on a busy machine the wait for it costs
+      // more than it saves: `npm run bench -- --only train`).
+      const cores = availableParallelism();
+      const threads = cores >= 2 && loadavg()[0] < cores - 1 ? 2 : 1;
+      ctx.log(`train: predictions after each epoch on ${threads} thread${threads > 1 ? 's' : ''} (load average ${loadavg()[0].toFixed(1)} on ${cores} cores)`);
+      result = trainLinearHead(data, options, threads);
+      predictTest = predictLinearHead;
+    } else {
+      // tfjs is imported here, not at module load, so declaring the node type stays cheap.
+      const { selectBackend } = await import('../methods/train/backend.js');
+      const { predictProbs, trainClassifier } = await import('../methods/train/trainer.js');
+      const backend = await selectBackend(chosen, ctx.log);
+      detail = backend.detail;
+      ctx.note('backend', BACKEND_LABELS[chosen]);
+      ctx.log(`train: backend ${BACKEND_LABELS[chosen]} — ${detail}`);
+      result = trainClassifier(backend.tf, data, options);
+      predictTest = (layout, params, x, rows) => predictProbs(backend.tf, layout, params, x, rows);
+    }
 
     const { layout } = result;
+    const kd = numClasses * dim;
     const outputs: Record<string, PortValue> = {
-      weights: tensor('float32', p.head === 'mlp' ? [layout.size] : [numClasses, dim], result.params),
-      model: modelJson(layout, p),
+      weights: p.head === 'mlp' ? tensor('float32', [layout.size], result.params) : tensor('float32', [numClasses, dim], result.params.slice(0, kd)),
+      model: modelJson(layout, p, result.params),
       train_probs: tensor('float32', [n, numClasses], result.trainProbs),
       history: {
-        backend: backend.name,
-        backend_detail: backend.detail,
+        backend: BACKEND_LABELS[chosen],
+        backend_detail: detail,
         head: p.head,
         loss: p.loss,
         initial_accuracy: result.initialAccuracy,
         epochs: result.history.map(epochJson),
       },
     };
+    const biasAt = layout.layers[0].bias?.offset;
+    if (p.head !== 'mlp' && biasAt !== undefined) outputs.bias = tensor('float32', [numClasses], result.params.slice(biasAt, biasAt + numClasses));
     if (test) {
       const m = test.shape[0];
-      outputs.test_probs = tensor('float32', [m, numClasses], predictProbs(backend.tf, layout, result.params, test.data, m));
+      outputs.test_probs = tensor('float32', [m, numClasses], predictTest(layout, result.params, test.data, m));
     }
     return outputs;
   },

@@ -24,6 +24,8 @@ export interface NodeRecord {
   inputs: Record<string, string>;
   outputs: Record<string, ObjectRef>;
   deps: ExternalDepRecord[];
+  /** What the node type's `keyEnvironment` resolved (part of the key); absent when it has none. */
+  environment?: Record<string, Json>;
   notes: Record<string, Json>;
   /** How long the execution that produced these outputs took. */
   ms: number;

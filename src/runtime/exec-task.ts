@@ -9,8 +9,8 @@ import { hostname } from 'node:os';
 import { ownModulePath, ownModuleUrl } from '../module-paths.js';
 import { nowMs } from './clock.js';
 import { UsageError, errorMessage } from './errors.js';
-import { computeKey, fingerprintDeps, type KeyMaterial } from './executor.js';
 import { FileHasher } from './hash.js';
+import { keyInstance } from './keys.js';
 import { importNodeType } from './node-module.js';
 import type { NodeType, OutputPort } from './node-type.js';
 import type { Plan, PlannedNode } from './plan.js';
@@ -66,6 +66,8 @@ export interface TaskResultFile {
   nodeId: string;
   key?: string;
   outputs?: Record<string, ObjectRef>;
+  /** The key environment the node type resolved on the machine that ran it. */
+  environment?: Record<string, Json>;
   error?: string;
   host: string;
   ms: number;
@@ -214,18 +216,15 @@ export async function execTask(task: TaskFile, opts: ExecTaskOptions): Promise<T
     for (const [port, input] of Object.entries(task.inputs)) inputs[port] = resolveInput(port, input, store);
     const hasher = new FileHasher(store.fileHashStatePath);
     await hasher.load();
-    const deps = await fingerprintDeps(node, { nodeId: task.nodeId, params: task.params, baseDir: task.baseDir, cacheDir: store.root }, hasher);
+    const site = { node, typeName: task.node.type, nodeId: task.nodeId, params: task.params, seed: task.seed, baseDir: task.baseDir, cacheDir: store.root };
+    const keyed = await keyInstance(site, Object.fromEntries(Object.entries(inputs).map(([k, r]) => [k, r.hash])), hasher);
     await hasher.save().catch(() => undefined);
-    const material: KeyMaterial = {
-      type: task.node.type, version: node.version, params: task.params, seed: task.seed,
-      inputs: Object.fromEntries(Object.entries(inputs).map(([k, r]) => [k, r.hash])),
-      deps: deps.map((d) => ({ name: d.name, sha256: d.sha256 })),
-    };
-    key = computeKey(material);
+    const { deps, environment } = keyed;
+    key = keyed.key;
     const hit = store.getAction(key);
     if (hit && Object.values(hit.outputs).every((r) => store.hasIntact(r))) {
       opts.log(`${task.nodeId}: cached (key ${key.slice(0, 12)})`);
-      return await finish({ status: 'cached', key, outputs: hit.outputs });
+      return await finish({ status: 'cached', key, outputs: hit.outputs, ...(environment ? { environment } : {}) });
     }
     opts.log(`${task.nodeId}: running (key ${key.slice(0, 12)}) on ${hostname()}`);
     let lastProgress = 0;
@@ -234,7 +233,7 @@ export async function execTask(task: TaskFile, opts: ExecTaskOptions): Promise<T
       node,
       {
         nodeId: task.nodeId, typeName: task.node.type, params: task.params, seed: task.seed, inputs,
-        outputs: task.outputs, cacheDir: store.root, baseDir: task.baseDir,
+        outputs: task.outputs, cacheDir: store.root, baseDir: task.baseDir, ...(environment ? { environment } : {}),
       },
       {
         progress: (done, total, unit) => {
@@ -251,7 +250,7 @@ export async function execTask(task: TaskFile, opts: ExecTaskOptions): Promise<T
     };
     await store.putAction(action);
     opts.log(`${task.nodeId}: done in ${action.durationMs} ms`);
-    return await finish({ status: 'ran', key, outputs: result.outputs });
+    return await finish({ status: 'ran', key, outputs: result.outputs, ...(environment ? { environment } : {}) });
   } catch (e) {
     if (e instanceof Error && e.stack) opts.log(e.stack);
     opts.log(`${task.nodeId}: failed: ${errorMessage(e)}`);

@@ -3,19 +3,16 @@
 // that reruns and produces identical bytes leaves everything downstream a cache hit (early cutoff);
 // instances of different grid points that reach the same key run once.
 import { randomBytes } from 'node:crypto';
-import { relative } from 'node:path';
 import pLimit from 'p-limit';
 import { nowMs } from './clock.js';
 import { CorruptObjectError, errorMessage } from './errors.js';
 import { EventBus, type NodeRecord, type NodeRef, type NodeStatus, type RunListener, type RunSummary } from './events.js';
-import { FileHasher, hashJson } from './hash.js';
-import type { ExternalDep, NodeType } from './node-type.js';
+import { FileHasher } from './hash.js';
+import { keyInstance, selectInstances, siteOf, type InstanceKey, type KeyMaterial } from './keys.js';
 import type { Plan, PlannedNode } from './plan.js';
 import type { ExternalDepRecord, ObjectRef, Store } from './store.js';
 import { LocalRunner, type Runner, type RunnerResult } from './runner.js';
 import type { TaskHooks, TaskRequest } from './task.js';
-
-export const KEY_SCHEMA = 1;
 
 export interface ExecuteOptions {
   store: Store;
@@ -40,51 +37,8 @@ export interface RunResult {
   outcomes: Map<string, Outcome>;
 }
 
-/** What a node's key is computed from; the lockfile keeps it so `status` can say what changed. */
-export interface KeyMaterial {
-  type: string;
-  version: string;
-  params: Record<string, unknown>;
-  seed: number;
-  inputs: Record<string, string>;
-  deps: { name: string; sha256: string }[];
-}
-
-export function computeKey(m: KeyMaterial): string {
-  return hashJson({ sieve_key: KEY_SCHEMA, ...m } as Record<string, unknown>);
-}
-
 export function nodeRef(plan: Plan, n: PlannedNode): NodeRef {
   return { instanceId: n.instanceId, nodeId: n.nodeId, type: n.typeName, points: n.points.map((i) => plan.points[i].id) };
-}
-
-export function fingerprintNode(n: PlannedNode, plan: Plan, store: Store, hasher: FileHasher): Promise<ExternalDepRecord[]> {
-  return fingerprintDeps(n.registered.node, { nodeId: n.nodeId, params: n.params, baseDir: plan.file.baseDir, cacheDir: store.root }, hasher);
-}
-
-/** The external files a node instance reads, with their hashes (paths relative to the pipeline's directory). */
-export async function fingerprintDeps(
-  node: NodeType<Record<string, unknown>>,
-  at: { nodeId: string; params: Record<string, unknown>; baseDir: string; cacheDir: string },
-  hasher: FileHasher,
-): Promise<ExternalDepRecord[]> {
-  if (!node.fingerprint) return [];
-  const deps: ExternalDep[] = await node.fingerprint({ ...at, hashFile: (p) => hasher.hash(p) });
-  return deps.map((d) => ({ name: d.name, path: relative(at.baseDir, d.path) || '.', sha256: d.sha256, size: d.size }));
-}
-
-/** Instances needed for `targets` (all when undefined). */
-export function selectInstances(plan: Plan, targets: readonly string[] | undefined): Set<string> {
-  if (!targets || targets.length === 0) return new Set(plan.nodes.keys());
-  const wanted = new Set<string>();
-  const todo = [...plan.nodes.values()].filter((n) => targets.includes(n.nodeId)).map((n) => n.instanceId);
-  while (todo.length > 0) {
-    const id = todo.pop()!;
-    if (wanted.has(id)) continue;
-    wanted.add(id);
-    for (const e of Object.values(plan.nodes.get(id)!.inputs)) todo.push(e.instanceId);
-  }
-  return wanted;
 }
 
 export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResult> {
@@ -130,18 +84,13 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
     const t0 = nowMs();
     const inputRefs: Record<string, ObjectRef> = {};
     for (const [port, edge, o] of upstream) inputRefs[port] = o.record!.outputs[edge.port];
-    let deps: ExternalDepRecord[];
+    let keyed: InstanceKey;
     try {
-      deps = await fingerprintNode(n, plan, store, hasher);
+      keyed = await keyInstance(siteOf(n, plan, store), Object.fromEntries(Object.entries(inputRefs).map(([k, r]) => [k, r.hash])), hasher);
     } catch (e) {
-      return fail(ref, t0, `cannot fingerprint its external files: ${errorMessage(e)}`);
+      return fail(ref, t0, errorMessage(e));
     }
-    const material: KeyMaterial = {
-      type: n.typeName, version: n.registered.node.version, params: n.params, seed: n.seed,
-      inputs: Object.fromEntries(Object.entries(inputRefs).map(([k, r]) => [k, r.hash])),
-      deps: deps.map((d) => ({ name: d.name, sha256: d.sha256 })),
-    };
-    const key = computeKey(material);
+    const { key, material, deps, environment } = keyed;
     const shared = byKey.get(key);
     if (shared && !force) {
       const o = await shared;
@@ -167,6 +116,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
       const request: TaskRequest = {
         nodeId: n.nodeId, typeName: n.typeName, params: n.params, seed: n.seed, inputs: inputRefs,
         outputs: n.ports.outputs, cacheDir: store.root, baseDir: plan.file.baseDir,
+        ...(environment ? { environment } : {}),
       };
       const hooks: TaskHooks = {
         progress: (done, total, unit) => bus.emit({ event: 'node-progress', node: ref, done, total, unit }),
@@ -208,9 +158,9 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
         key, type: n.typeName, version: n.registered.node.version, outputs: result.outputs, deps, notes: result.notes, durationMs: Math.round(nowMs() - tRun),
       };
       if (!result.action) await store.putAction(action);
-      const record = toRecord(action, material, n);
+      const record = toRecord(action, result.environment ? { ...material, environment: result.environment } : material, n);
       // Its own time, from the start of execution (not the wait for a free slot).
-      bus.emit({ event: 'node-end', node: ref, status: 'ran', ms: nowMs() - tRun, key, outputs: hashesOf(record), record });
+      bus.emit({ event: 'node-end', node: ref, status: 'ran', ms: nowMs() - tRun, key: action.key, outputs: hashesOf(record), record });
       return { status: 'ran', record };
     })();
     byKey.set(key, attempt);
@@ -257,6 +207,8 @@ function toRecord(
 ): NodeRecord {
   return {
     key: action.key, type: material.type, version: material.version, params: n.params, seed: n.seed,
-    inputs: material.inputs, outputs: action.outputs, deps: action.deps, notes: action.notes, ms: action.durationMs,
+    inputs: material.inputs, outputs: action.outputs, deps: action.deps,
+    ...(material.environment ? { environment: material.environment } : {}),
+    notes: action.notes, ms: action.durationMs,
   };
 }

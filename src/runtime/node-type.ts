@@ -69,6 +69,8 @@ export interface NodeContext<P> {
   log(message: string): void;
   /** Facts worth keeping in the lockfile (backend used, model versions...). */
   note(key: string, value: Json): void;
+  /** What the node type's `keyEnvironment` resolved for this execution (part of its key); absent when it has none. */
+  readonly environment?: Readonly<Record<string, Json>>;
 }
 
 export interface FingerprintContext<P> {
@@ -105,6 +107,14 @@ export interface NodeType<P = Record<string, unknown>> {
   readonly metrics?: readonly string[];
   /** Files outside the cache the outputs depend on; their hashes join the key. */
   fingerprint?(ctx: FingerprintContext<P>): Promise<ExternalDep[]>;
+  /**
+   * Facts about this machine that the outputs depend on beyond params, seed and inputs — which
+   * numeric backend `auto` resolves to here and its version, say. Resolved before the key is
+   * computed (so it must be cheap and load nothing heavy), they join the key and the lockfile,
+   * `status` names the ones that changed, and `run` receives them as `ctx.environment` so that what
+   * runs is what the key says. Flat string/number values read best in `status`.
+   */
+  keyEnvironment?(params: P): Record<string, Json> | Promise<Record<string, Json>>;
   run(ctx: NodeContext<P>): Promise<Record<string, PortValue>>;
 }
 

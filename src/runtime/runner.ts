@@ -5,6 +5,7 @@
 import { runsInWorker } from './node-type.js';
 import type { RegisteredNode } from './registry.js';
 import type { ActionRecord } from './store.js';
+import type { Json } from './tensor.js';
 import { runTask, type TaskHooks, type TaskRequest, type TaskResult } from './task.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -19,6 +20,11 @@ export interface RunnerTask {
 export interface RunnerResult extends TaskResult {
   /** Set when the execution stored its action record itself (a cluster job): kept as it is. */
   action?: ActionRecord;
+  /**
+   * The key environment resolved where it ran, when that was another machine: its key (the
+   * action's) then follows that machine's environment, which the lockfile records.
+   */
+  environment?: Record<string, Json>;
 }
 
 export interface Runner {

@@ -1,12 +1,14 @@
 // `sieve status`: which nodes would run, and why — like `dvc status`, but down to the param or
 // input that changed. It computes every key it can without running anything: a node's key is known
 // when all its upstream nodes are up to date (their outputs are then known from the cache).
-import { computeKey, fingerprintNode, type KeyMaterial } from './executor.js';
+import { compareObjects, describeComparison } from './compare.js';
+import { computeKey, fingerprintNode, materialOf, nodeEnvironment } from './keys.js';
 import type { NodeRecord } from './events.js';
 import { FileHasher } from './hash.js';
 import type { Lockfile } from './lockfile.js';
 import type { Plan, PlannedNode } from './plan.js';
 import type { ObjectRef, Store } from './store.js';
+import type { Json } from './tensor.js';
 
 export type NodeState = 'up-to-date' | 'stale';
 
@@ -53,18 +55,22 @@ async function nodeState(
     if (up.state === 'up-to-date' && up.outputs) inputs[port] = up.outputs[edge.port].hash;
     else staleInputs.push(`input ${port} comes from ${edge.nodeId}, which will run first`);
   }
-  const paramReasons = locked ? diffRecord(n, locked) : [];
+  let environment: Record<string, Json> | undefined;
+  try {
+    environment = await nodeEnvironment(n);
+  } catch (e) {
+    return { state: 'stale', reasons: [`cannot resolve its key environment: ${(e as Error).message}`] };
+  }
+  const paramReasons = locked ? [...diffRecord(n, locked), ...diffEnvironment(locked.environment, environment)] : [];
   if (staleInputs.length > 0) return { state: 'stale', reasons: [...paramReasons, ...staleInputs] };
   const deps = await fingerprintNode(n, plan, store, hasher).catch(() => undefined);
   if (!deps) return { state: 'stale', reasons: ['an external file it reads is missing'] };
-  const material: KeyMaterial = {
-    type: n.typeName, version: n.registered.node.version, params: n.params, seed: n.seed, inputs,
-    deps: deps.map((d) => ({ name: d.name, sha256: d.sha256 })),
-  };
-  const key = computeKey(material);
+  const key = computeKey(materialOf({ node: n.registered.node, typeName: n.typeName, params: n.params, seed: n.seed }, inputs, deps, environment));
   const action = store.getAction(key);
   if (action && Object.values(action.outputs).every((r) => store.hasIntact(r))) {
-    const reasons = locked && locked.key !== key ? ['cached, but the lockfile records another key (run to update it)'] : [];
+    const reasons = locked && locked.key !== key
+      ? ['cached, but the lockfile records another key (run to update it)', ...paramReasons, ...(await compareWithLock(store, action.outputs, locked))]
+      : [];
     return { state: 'up-to-date', outputs: action.outputs, key, reasons };
   }
   if (!locked) return { state: 'stale', key, reasons: ['never run (not in the lockfile)'] };
@@ -82,6 +88,32 @@ async function nodeState(
     reasons.push(locked.key === key ? 'outputs are not in the local cache (run it, or `sieve pull`)' : 'key changed');
   }
   return { state: 'stale', key, reasons };
+}
+
+/** "backend changed: wasm → tfjs-node" for every key environment entry that differs. */
+export function diffEnvironment(before: Record<string, Json> | undefined, after: Record<string, Json> | undefined): string[] {
+  const show = (v: Json | undefined): string => (v === undefined ? '(unset)' : typeof v === 'string' ? v : JSON.stringify(v));
+  const out: string[] = [];
+  for (const k of new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})])) {
+    const [b, a] = [before?.[k], after?.[k]];
+    if (JSON.stringify(b) !== JSON.stringify(a)) out.push(`${k} changed: ${show(b)} → ${show(a)}`);
+  }
+  return out;
+}
+
+/**
+ * The outputs computed here against those the lockfile records, when both are in the local cache:
+ * "output weights equal within tolerance (max abs diff 2.4e-7) to the lockfile's", and so on.
+ */
+async function compareWithLock(store: Store, outputs: Record<string, ObjectRef>, locked: NodeRecord): Promise<string[]> {
+  const out: string[] = [];
+  for (const [port, ref] of Object.entries(outputs)) {
+    const old = locked.outputs[port];
+    if (!old || !store.hasIntact(old)) continue;
+    const c = await compareObjects((r) => store.read(r), ref, old).catch(() => undefined);
+    if (c) out.push(`output ${port} ${describeComparison(c)} to the lockfile's`);
+  }
+  return out;
 }
 
 function lockEntry(plan: Plan, n: PlannedNode, lock: Lockfile | undefined): NodeRecord | undefined {

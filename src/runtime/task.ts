@@ -16,6 +16,8 @@ export interface TaskRequest {
   outputs: Record<string, OutputPort>;
   cacheDir: string;
   baseDir: string;
+  /** The node type's resolved key environment, if it declares one. */
+  environment?: Record<string, Json>;
 }
 
 export interface TaskResult {
@@ -55,6 +57,7 @@ export async function runTask(node: NodeType<Record<string, unknown>>, req: Task
       note: (k, v) => {
         notes[k] = v;
       },
+      ...(req.environment ? { environment: req.environment } : {}),
     });
     const extra = Object.keys(values).filter((k) => !(k in req.outputs));
     if (extra.length > 0) throw new OutputContractError(`returned undeclared output(s) ${extra.join(', ')}`);

@@ -18,6 +18,16 @@ const { workerData } = require('node:worker_threads');
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
 
+/**
+ * Starts a worker thread on one of Sieve's own modules (path below src/ without extension), from
+ * sources (registering tsx first) as from a build.
+ */
+export function spawnModuleWorker(Worker: typeof import('node:worker_threads').Worker, path: string, workerData: Record<string, unknown> = {}): Worker {
+  const entry = ownModuleUrl(path);
+  const tsxApi = runningFromSources ? pathToFileURL(join(dirname(createRequire(entry).resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href : undefined;
+  return new Worker(BOOTSTRAP, { eval: true, workerData: { ...workerData, entry, tsxApi } });
+}
+
 interface Slot {
   worker: Worker;
   busy: boolean;
@@ -31,9 +41,7 @@ export class WorkerPool {
   constructor(private readonly size: number) {}
 
   private spawn(Worker: typeof import('node:worker_threads').Worker): Slot {
-    const entry = ownModuleUrl('runtime/worker');
-    const tsxApi = runningFromSources ? pathToFileURL(join(dirname(createRequire(entry).resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href : undefined;
-    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { entry, tsxApi } });
+    const worker = spawnModuleWorker(Worker, 'runtime/worker');
     worker.unref();
     const slot: Slot = { worker, busy: false };
     worker.on('message', (r: WorkerReply) => this.onReply(r));

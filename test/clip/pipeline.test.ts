@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClipTextEncoder, ClipVisionEncoder } from '../../src/clip/encoder.js';
 import { embedImages, embedPrompts, imagesFromTensor } from '../../src/clip/pipeline.js';
 import { CLIP_PREPROCESS, ImagePreprocessor } from '../../src/clip/preprocess.js';
-import { buildPrompts, IMAGENET_TEMPLATES, resolveTemplates } from '../../src/clip/templates.js';
+import { buildPrompts, IMAGENET_TEMPLATES, promptClassName, resolveTemplates } from '../../src/clip/templates.js';
+import { CIFAR100_FINE_CLASSES } from '../../src/data/cifar-classes.js';
 import { loadTokenizer } from '../../src/clip/tokenizer.js';
 import { createRng } from '../../src/methods/rng.js';
 import { tensor } from '../../src/runtime/tensor.js';
@@ -89,6 +90,10 @@ describe('templates', () => {
   it('builds a K x P prompt grid from templates or descriptions', () => {
     expect(buildPrompts(['dog', 'cat'], { templates: 'simple' })).toEqual([['a photo of a dog.'], ['a photo of a cat.']]);
     expect(buildPrompts(['a$&b'], { templates: ['{} and {}'] })).toEqual([['a$&b and a$&b']]);
+    // Underscores read as spaces: CIFAR-100's names as CLIP's published prompts write them.
+    expect(buildPrompts(['maple_tree', 'aquarium_fish'], { templates: 'simple' })).toEqual([['a photo of a maple tree.'], ['a photo of a aquarium fish.']]);
+    expect(CIFAR100_FINE_CLASSES.map(promptClassName).filter((c) => c.includes('_'))).toEqual([]);
+    expect(buildPrompts(['sea_lion'], { descriptions: { sea_lion: ['a sea_lion'] } })).toEqual([['a sea_lion']]); // descriptions as written
     expect(buildPrompts(['dog'], {}).length).toBe(1);
     expect(buildPrompts(['dog'], {})[0].length).toBe(80);
     expect(buildPrompts(['dog', 'cat'], { descriptions: { dog: ['barks', 'wags'], cat: ['meows', 'purrs'] } })).toEqual([

@@ -93,6 +93,15 @@ describe('resize and centre crop geometry', () => {
     expect(cropOffsets(200, 200, 224, 224)).toEqual({ top: -12, left: -12 });
   });
 
+  it("crops with OpenAI's torchvision offsets on request: round half to even, padding (crop - size) // 2", () => {
+    expect(cropOffsets(224, 231, 224, 224, 'half-even')).toEqual({ top: 0, left: 4 }); // round(3.5) = 4
+    expect(cropOffsets(224, 233, 224, 224, 'half-even')).toEqual({ top: 0, left: 4 }); // round(4.5) = 4
+    expect(cropOffsets(224, 235, 224, 224, 'half-even')).toEqual({ top: 0, left: 6 }); // round(5.5) = 6
+    expect(cropOffsets(300, 224, 224, 224, 'half-even')).toEqual({ top: 38, left: 0 });
+    expect(cropOffsets(201, 200, 224, 224, 'half-even')).toEqual({ top: -11, left: -12 }); // pads 23 // 2 = 11 and 24 // 2 = 12
+    expect(cropOffsets(201, 200, 224, 224, 'floor')).toEqual({ top: -12, left: -12 });
+  });
+
   it('cuts a two-colour split image at the expected column', async () => {
     // 224 rows × 230 columns: columns < 115 black, the rest white. No resize (short side is 224);
     // the crop starts at column 3, so output column 112 is the first white one.
@@ -168,11 +177,12 @@ describe('preprocessor_config.json', () => {
       size: { shortest_edge: 256 }, crop_size: { height: 240, width: 200 }, resample: 2,
       image_mean: [0.5, 0.5, 0.5], image_std: [0.25, 0.5, 1], do_center_crop: false, rescale_factor: 0.5,
     });
-    expect(c).toMatchObject({ shortestEdge: 256, cropHeight: 240, cropWidth: 200, kernel: 'linear', doCenterCrop: false, rescaleFactor: 0.5 });
+    expect(c).toMatchObject({ shortestEdge: 256, cropHeight: 240, cropWidth: 200, kernel: 'bilinear', doCenterCrop: false, rescaleFactor: 0.5 });
     expect(c.mean).toEqual([0.5, 0.5, 0.5]);
     expect(parsePreprocessorConfig({ size: 224, crop_size: 224 })).toMatchObject({ shortestEdge: 224, cropHeight: 224, cropWidth: 224 });
     expect(() => parsePreprocessorConfig({ image_mean: [1, 2] }, 'cfg.json')).toThrow(/cfg\.json: image_mean must be three numbers/);
-    expect(() => parsePreprocessorConfig({ resample: 5 })).toThrow(/resample 5/);
+    expect(parsePreprocessorConfig({ resample: 5 }).kernel).toBe('hamming');
+    expect(() => parsePreprocessorConfig({ resample: 7 })).toThrow(/resample 7 is not a PIL filter/);
   });
 
   it.skipIf(!existsSync(join(TOKENIZER_DIR, 'preprocessor_config.json')))('matches CLIP defaults for the shared ViT-B/32 config', () => {

@@ -18,7 +18,7 @@ const HAVE_FILES = existsSync(join(TOKENIZER_DIR, 'tokenizer.json')) && existsSy
 const SOT = 49406;
 const EOT = 49407;
 
-describe('text cleaning (OpenAI basic_clean + whitespace_clean, ftfy replaced by NFC)', () => {
+describe('text cleaning (OpenAI basic_clean + whitespace_clean)', () => {
   it('unescapes HTML as Python html.unescape does', () => {
     // Expected values are what Python 3's html.unescape returns for each input.
     const cases: Array<[string, string]> = [
@@ -30,7 +30,7 @@ describe('text cleaning (OpenAI basic_clean + whitespace_clean, ftfy replaced by
     for (const [input, expected] of cases) expect(htmlUnescape(input), input).toBe(expected);
   });
 
-  it('unescapes twice, normalises to NFC, strips and collapses whitespace', () => {
+  it('unescapes twice, normalises to NFC (ftfy), strips and collapses whitespace', () => {
     expect(basicClean('  &amp;amp; ')).toBe('&');
     expect(basicClean('e\u0301te\u0301')).toBe('\u00e9t\u00e9');
     expect(basicClean('\x1cx\x1f')).toBe('x'); // Python's strip() also removes \x1c-\x1f
@@ -108,6 +108,9 @@ describe.skipIf(!HAVE_FILES)('CLIP tokenizer ids (needs shared/data/clip-tokeniz
     expect(Array.from(ids.subarray(1, 76)).every((v) => v === 320)).toBe(true);
     expect(ids[76]).toBe(EOT);
     expect(Array.from(ids.subarray(77, 80))).toEqual([SOT, 1929, EOT]);
+    const reported: Array<[number, number]> = [];
+    fromJson.tokenize(['dog', long, 'cat', long + long], { onTruncated: (i, n) => reported.push([i, n]) });
+    expect(reported).toEqual([[1, 102], [3, 202]]);
     expect(() => fromJson.tokenize(['dog', long], { truncate: false })).toThrow(TokenizerError);
     expect(() => fromJson.tokenize([long], { truncate: false })).toThrow(/"a a a.*102 tokens.*77/);
     expect(Array.from(fromJson.tokenize(['a photo of'], { contextLength: 4 }))).toEqual([SOT, 320, 1125, EOT]);

@@ -1,12 +1,22 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { listImageFolder } from '../../src/data/image-folder.js';
 import { decodeImage, decodeImages } from '../../src/data/images.js';
 
 type Rgb = [number, number, number];
+
+const temps: string[] = [];
+afterAll(() => {
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
+function mkdtemp(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  temps.push(dir);
+  return dir;
+}
 
 async function solid(file: string, colour: Rgb, width = 16, height = 16): Promise<void> {
   const img = sharp({ create: { width, height, channels: 3, background: { r: colour[0], g: colour[1], b: colour[2] } } });
@@ -32,10 +42,13 @@ function expectClose(actual: number[], expected: number[], tol: number): void {
 }
 
 describe('decodeImage', () => {
-  it('resizes the shorter side and centre-crops', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sieve-img-'));
+  it('keeps the size by default; resizes the shorter side and centre-crops with resize', async () => {
+    const dir = mkdtemp('sieve-img-');
     await bands(join(dir, 'bands.png'));
-    const data = await decodeImage(join(dir, 'bands.png'), 10);
+    const own = await decodeImage(join(dir, 'bands.png'));
+    expect([own.width, own.height, own.data.length]).toEqual([60, 20, 60 * 20 * 3]);
+    expect(pixel(own.data, 0, 60, 10, 30).slice(0, 3)).toEqual([0, 255, 0]);
+    const { data } = await decodeImage(join(dir, 'bands.png'), { resize: 10 });
     expect(data.length).toBe(10 * 10 * 3);
     // 60×20 → 30×10, centre crop keeps the green band only (bicubic bleeds a little at its edges).
     for (const [y, x] of [[0, 3], [5, 5], [9, 6]]) expectClose(pixel(data, 0, 10, y, x), [0, 255, 0], 2);
@@ -43,19 +56,19 @@ describe('decodeImage', () => {
   });
 
   it('turns greyscale and RGBA into 3 channels', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sieve-img-grey-'));
+    const dir = mkdtemp('sieve-img-grey-');
     await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 90, g: 90, b: 90 } } }).greyscale().png().toFile(join(dir, 'g.png'));
     await sharp({ create: { width: 8, height: 8, channels: 4, background: { r: 10, g: 20, b: 30, alpha: 0.5 } } }).png().toFile(join(dir, 'a.png'));
-    const grey = await decodeImage(join(dir, 'g.png'), 4);
+    const grey = (await decodeImage(join(dir, 'g.png'), { resize: 4 })).data;
     expect(grey.length).toBe(4 * 4 * 3);
     expectClose(pixel(grey, 0, 4, 2, 2), [90, 90, 90], 1);
-    expectClose(pixel(await decodeImage(join(dir, 'a.png'), 4), 0, 4, 1, 1), [10, 20, 30], 1);
+    expectClose(pixel((await decodeImage(join(dir, 'a.png'), { resize: 4 })).data, 0, 4, 1, 1), [10, 20, 30], 1);
   });
 
   it('names the file it cannot decode', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sieve-img-bad-'));
+    const dir = mkdtemp('sieve-img-bad-');
     writeFileSync(join(dir, 'broken.png'), 'not an image');
-    await expect(decodeImage(join(dir, 'broken.png'), 4)).rejects.toThrow(/broken\.png/);
+    await expect(decodeImage(join(dir, 'broken.png'), { resize: 4 })).rejects.toThrow(/broken\.png/);
   });
 });
 
@@ -63,7 +76,7 @@ describe('image folder', () => {
   const colours: Record<string, Rgb> = { cat: [200, 30, 30], dog: [30, 200, 30], bird: [30, 30, 200] };
 
   it('lists sorted classes and decodes PNG, JPEG and WebP in order', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'sieve-folder-'));
+    const root = mkdtemp('sieve-folder-');
     const formats = ['png', 'jpg', 'webp'];
     for (const [name, colour] of Object.entries(colours)) {
       mkdirSync(join(root, name, 'nested'), { recursive: true });
@@ -78,7 +91,7 @@ describe('image folder', () => {
     expect(layout.train.files[3]).toBe(join(root, 'bird', 'nested', 'z.png'));
 
     let lastProgress = 0;
-    const images = await decodeImages(layout.train.files, { size: 8, concurrency: 3, onProgress: (done) => (lastProgress = done) });
+    const images = await decodeImages(layout.train.files, { resize: 8, concurrency: 3, onProgress: (done) => (lastProgress = done) });
     expect(images.shape).toEqual([12, 8, 8, 3]);
     expect(lastProgress).toBe(12);
     for (let n = 0; n < 12; n++) {
@@ -88,7 +101,7 @@ describe('image folder', () => {
   });
 
   it('recognises train/ and test/ split folders', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'sieve-folder-split-'));
+    const root = mkdtemp('sieve-folder-split-');
     for (const split of ['train', 'test']) {
       for (const name of ['b', 'a']) {
         mkdirSync(join(root, split, name), { recursive: true });
@@ -104,21 +117,21 @@ describe('image folder', () => {
   });
 
   it('refuses test classes unknown to train, and folders without classes', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'sieve-folder-bad-'));
+    const root = mkdtemp('sieve-folder-bad-');
     mkdirSync(join(root, 'train', 'a'), { recursive: true });
     mkdirSync(join(root, 'val', 'zebra'), { recursive: true });
     await solid(join(root, 'train', 'a', 'x.png'), [0, 0, 0]);
     await expect(listImageFolder(root)).rejects.toThrow(/zebra/);
-    const flat = mkdtempSync(join(tmpdir(), 'sieve-folder-flat-'));
+    const flat = mkdtemp('sieve-folder-flat-');
     await solid(join(flat, 'x.png'), [0, 0, 0]);
     await expect(listImageFolder(flat)).rejects.toThrow(/no class sub-folders/);
   });
 
   it('stops on abort', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'sieve-folder-abort-'));
+    const root = mkdtemp('sieve-folder-abort-');
     await solid(join(root, 'x.png'), [0, 0, 0]);
     const controller = new AbortController();
     controller.abort();
-    await expect(decodeImages([join(root, 'x.png')], { size: 4, signal: controller.signal })).rejects.toThrow();
+    await expect(decodeImages([join(root, 'x.png')], { resize: 4, signal: controller.signal })).rejects.toThrow();
   });
 });

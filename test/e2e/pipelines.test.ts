@@ -19,9 +19,12 @@ const haveTokenizer = existsSync(join(TOKENIZER, 'tokenizer.json'));
 afterAll(removeTempDirs);
 
 async function metricsOf(pipeline: string, store: Store, node: string, point = 'default'): Promise<Record<string, Json>> {
-  const lock = await lockfileOf(pipeline);
-  const ref = lock.points[point].nodes[node].outputs.metrics;
-  return decodeArtifact(ref, await store.read(ref)) as Record<string, Json>;
+  return (await outputOf(pipeline, store, node, 'metrics', point)) as Record<string, Json>;
+}
+
+async function outputOf(pipeline: string, store: Store, node: string, port: string, point = 'default'): Promise<Json> {
+  const ref = (await lockfileOf(pipeline)).points[point].nodes[node].outputs[port];
+  return decodeArtifact(ref, await store.read(ref)) as Json;
 }
 
 async function copyPipeline(name: string): Promise<{ dir: string; pipeline: string; cache: string }> {
@@ -47,6 +50,16 @@ describe('shipped pipelines', () => {
     expect(m.selection_precision as number).toBeGreaterThan(0.9); // vs. 0.55 clean among given labels
     expect(m.selection_recall as number).toBeGreaterThan(0.4);
     expect(m.test_accuracy as number).toBeGreaterThan(0.8);
+    // The head is calibrated: its confidence matches its accuracy (ECE ≤ 0.08) and is far from the
+    // near-uniform 0.1–0.2 of a head without logit scale or bias.
+    expect(m.ece as number).toBeLessThanOrEqual(0.08);
+    expect(m.mean_confidence as number).toBeGreaterThan(0.7);
+    expect(Math.abs((m.mean_confidence as number) - (m.test_accuracy as number))).toBeLessThan(0.08);
+    // So the second MixFix round (0.8 thresholds on the trained head's probabilities) fires, and
+    // for the right reason: most of what it relabels gets its true label back.
+    const round2 = await outputOf(t.pipeline, first.store, 'relabel2', 'report') as { counts: { relabelled: number; absorbed: number }; relabel_accuracy: number };
+    expect(round2.counts.relabelled).toBeGreaterThan(500);
+    expect(round2.relabel_accuracy).toBeGreaterThan(0.85);
 
     const second = await runInProcess(t.pipeline, { cache: t.cache, overrides: ['relabel.absorb=0.7'], noSweep: true });
     const s = statuses(second.events);

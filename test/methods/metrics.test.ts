@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  accuracy, confusionMatrix, expectedCalibrationError, perClassAccuracy, perClassCounts, relabelQuality, selectionQuality,
+  accuracy, confusionMatrix, expectedCalibrationError, meanConfidence, perClassAccuracy, perClassCounts, relabelQuality, selectionQuality,
 } from '../../src/methods/metrics.js';
 
 const pred = Int32Array.from([0, 1, 1, 2, 2, 0]);
@@ -23,6 +23,8 @@ describe('classification metrics', () => {
     expect(expectedCalibrationError(probs, labels, 2)).toBeCloseTo(0.225, 9);
     // One bin: |accuracy − mean confidence| = |3/5 − (.875·2 + .75 + .5625·2)/5| = |.6 − .725|.
     expect(expectedCalibrationError(probs, labels, 2, 1)).toBeCloseTo(0.125, 9);
+    expect(meanConfidence(probs, 2)).toBeCloseTo(0.725, 7);
+    expect(() => meanConfidence(probs, 3)).toThrow(/multiple of K = 3/);
     // A bin is (lo, hi]: with 2 bins, confidence exactly 0.5 (right) sits in (0, .5], 0.75 (wrong) in (.5, 1]:
     // ½·|1 − .5| + ½·|0 − .75| = .625 (one shared bin would give |.5 − .625| = .125).
     const edge = Float32Array.from([0.5, 0.5, 0.75, 0.25]);

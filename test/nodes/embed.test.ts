@@ -135,6 +135,18 @@ describe('embed (clip) end to end through onnxruntime', () => {
     expect(rec.logs.some((l) => /embedded 13 images .* images\/s/.test(l))).toBe(true);
   });
 
+  it("crops as Hugging Face (floor) by default, as OpenAI's transform with crop_rounding: half-even", async () => {
+    // The tiny model takes 32 px: 30×33 → 32×35 (35 = int(32 * 33 / 30)), a margin of 3, so the crop
+    // starts at column 1 (floor) or 2 (round(1.5)).
+    const input = { images: images(2, 30, 33, 3, 9) };
+    const run = async (params: Partial<EmbedParams>) => asTensor((await embed.run((await context({ model: { dir: 'tiny-clip' }, ...params }, input)).ctx)).features);
+    const byDefault = await run({});
+    const floor = await run({ crop_rounding: 'floor' });
+    const halfEven = await run({ crop_rounding: 'half-even' });
+    expect(maxAbsDiff(byDefault.data, floor.data)).toBe(0);
+    expect(maxAbsDiff(floor.data, halfEven.data)).toBeGreaterThan(1e-4);
+  });
+
   it('gives bit-identical features for the same inputs, and the same features for any batch size', async () => {
     const inputs = { images: images(11, 36, 36, 3, 3) };
     const a = await embed.run((await context({ model: { dir: 'tiny-clip' }, batch_size: 4 }, inputs)).ctx);
@@ -179,13 +191,18 @@ describe('embed (clip) end to end through onnxruntime', () => {
     expect(rec.progress.at(-1)).toEqual([240, 240, 'prompts']);
     expect(Object.keys((rec.notes.model as { files: object }).files).sort()).toEqual(['preprocessor', 'text', 'tokenizer', 'vision']);
 
-    const described = await embed.run(
-      (await context({ model: { dir: 'tiny-clip' }, descriptions: { dog: ['barks', 'a loyal pet'], cat: ['meows', 'purrs'] } }, {
-        images: images(1, 32, 32, 3, 6),
-        classes: ['dog', 'cat'],
-      })).ctx,
-    );
+    expect(rec.notes.prompts).toEqual({ count: 240, truncated: 0, examples: [] });
+
+    const long = `a ${'very '.repeat(100)}loyal pet`;
+    const withLong = await context({ model: { dir: 'tiny-clip' }, descriptions: { dog: ['barks', long], cat: ['meows', 'purrs'] } }, {
+      images: images(1, 32, 32, 3, 6),
+      classes: ['dog', 'cat'],
+    });
+    const described = await embed.run(withLong.ctx);
     expect(asTensor(described.text_features).shape).toEqual([2, 2, 12]);
+    // Truncated as before, but reported (clip.tokenize would refuse it): 1 + 103 + 1 tokens.
+    expect(withLong.rec.notes.prompts).toEqual({ count: 4, truncated: 1, examples: [{ text: long, tokens: 105 }] });
+    expect(withLong.rec.logs.some((l) => /1 of 4 prompts are longer than the text model's context and were truncated/.test(l))).toBe(true);
   });
 
   it('fingerprints the model files so a changed model reruns', async () => {

@@ -37,6 +37,7 @@ describe('evaluate node', () => {
     expect(m.test_accuracy).toBe(0.75);
     // Bins: 13 holds .875 ×2 (acc .5), 11 holds .75 (acc 1), 8 holds .5625 (acc 1).
     expect(m.ece as number).toBeCloseTo(0.5 * 0.375 + 0.25 * 0.25 + 0.25 * 0.4375, 9);
+    expect(m.mean_confidence as number).toBeCloseTo((0.875 * 2 + 0.75 + 0.5625) / 4, 7);
     expect(m.confusion).toEqual({ rows: 'true class', columns: 'predicted class', matrix: [[2, 0], [1, 1]] });
     expect(m.test_mean_class_accuracy).toBe(0.75);
     expect(m.noise_rate as number).toBeCloseTo(2 / 6, 12);

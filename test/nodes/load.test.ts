@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -212,8 +212,18 @@ describe('load: precomputed features', () => {
 });
 
 describe('load: images', () => {
-  it('decodes an image folder and a manifest to the requested size; the key follows file content', async () => {
-    const base = mkdtempSync(join(tmpdir(), 'sieve-load-images-'));
+  const temps: string[] = [];
+  afterAll(() => {
+    for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+  });
+  const tempDir = (prefix: string): string => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    temps.push(dir);
+    return dir;
+  };
+
+  it('decodes an image folder and a manifest with CLIP\'s resize + crop when asked; the key follows file content', async () => {
+    const base = tempDir('sieve-load-images-');
     for (const [cls, g] of [['dog', 200], ['cat', 50]] as const) {
       mkdirSync(join(base, 'folder', cls), { recursive: true });
       for (let i = 0; i < 3; i++) {
@@ -221,7 +231,7 @@ describe('load: images', () => {
       }
     }
     const progress: [number, number | undefined][] = [];
-    const out = await load.run(ctxFor({ source: 'image-folder', path: 'folder', size: 6, holdout: 0.5 }, base, 1, progress));
+    const out = await load.run(ctxFor({ source: 'image-folder', path: 'folder', resize: 6, holdout: 0.5 }, base, 1, progress));
     expect(out.classes).toEqual(['cat', 'dog']);
     expect(asTensor(out.train_images).shape).toEqual([3, 6, 6, 3]);
     expect(asTensor(out.test_images).shape).toEqual([3, 6, 6, 3]);
@@ -230,7 +240,7 @@ describe('load: images', () => {
     expect(progress.at(-1)).toEqual([6, 6]);
 
     writeFileSync(join(base, 'list.csv'), 'path,label,split\nfolder/dog/0.png,dog,train\nfolder/cat/1.png,cat,train\n"folder/cat/2.png",cat,test\n');
-    const manifest = await load.run(ctxFor({ source: 'manifest', path: 'list.csv', size: 4 }, base));
+    const manifest = await load.run(ctxFor({ source: 'manifest', path: 'list.csv', resize: 4 }, base));
     expect(manifest.classes).toEqual(['cat', 'dog']);
     expect(Array.from(asTensor(manifest.train_labels).data as Int32Array)).toEqual([1, 0]);
     expect(asTensor(manifest.test_images).shape).toEqual([1, 4, 4, 3]);
@@ -243,5 +253,27 @@ describe('load: images', () => {
     const after = await load.fingerprint!(fingerprintCtx({ source: 'image-folder', path: 'folder' }, base));
     expect(after[0].sha256).not.toBe(before[0].sha256);
     expect(after.slice(1)).toEqual(before.slice(1));
+  });
+
+  it('keeps images at their own size without resize, and names the odd file out when sizes differ', async () => {
+    const base = tempDir('sieve-load-native-');
+    for (const cls of ['a', 'b']) {
+      mkdirSync(join(base, 'folder', cls), { recursive: true });
+      for (let i = 0; i < 2; i++) {
+        await sharp({ create: { width: 37, height: 23, channels: 3, background: { r: 10 * i, g: 99, b: 7 } } }).png().toFile(join(base, 'folder', cls, `${i}.png`));
+      }
+    }
+    const out = await load.run(ctxFor({ source: 'image-folder', path: 'folder', holdout: 0.5 }, base));
+    expect(asTensor(out.train_images).shape).toEqual([2, 23, 37, 3]);
+    const pixels = asTensor(out.train_images).data;
+    expect([pixels[1], pixels[2], pixels[(23 * 37 - 1) * 3 + 1]]).toEqual([99, 7, 99]);
+
+    await sharp({ create: { width: 40, height: 23, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toFile(join(base, 'folder', 'b', '1.png'));
+    await expect(load.run(ctxFor({ source: 'image-folder', path: 'folder', holdout: 0.5 }, base))).rejects.toThrow(
+      /images differ in size: .*b\/1\.png is 40x23 but 0\.png \(the first\) is 37x23.*set "resize"/,
+    );
+    await expect(load.run(ctxFor({ source: 'cifar10', path: 'x', exif_orientation: true, holdout: 0 }, base))).rejects.toThrow(
+      /param "exif_orientation" does not apply to source "cifar10"/,
+    );
   });
 });

@@ -6,15 +6,13 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tfjs from '@tensorflow/tfjs';
+import { BACKEND_ORDER, type BackendName } from './backend-resolve.js';
 
 /** The tfjs namespace the training code calls; the native packages re-export the same API. */
 export type Tf = typeof tfjs;
 
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export { BACKEND_ORDER, type BackendName };
 export type BackendChoice = 'auto' | BackendName;
-
-/** Tried in this order by `auto`. */
-export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
 export interface SelectedBackend {
   name: BackendName;

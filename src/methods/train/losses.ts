@@ -28,3 +28,44 @@ export function perSampleLoss(tf: Tf, logits: tfjs.Tensor2D, targets: tfjs.Tenso
     return tf.div(tf.sum(tf.mul(targets, oneMinusPq), 1), loss.q) as tfjs.Tensor1D;
   });
 }
+
+/**
+ * The same losses on one row without tfjs, for heads trained on plain arrays: from logits
+ * z[zOff..zOff+k) and soft targets y[yOff..), writes dℓ/dz into grad[gOff..) and returns ℓ.
+ *   ce   dℓ/dz_k = p_k·Σ_j y_j − y_k
+ *   gce  dℓ/dz_k = p_k·Σ_j y_j p_j^q − y_k p_k^q
+ * Computed in float64 (p from a max-shifted softmax, p^q as exp(q·log p)).
+ */
+export function rowLossGrad(
+  z: Float64Array, zOff: number, y: Float32Array, yOff: number, k: number, loss: LossConfig, grad: Float64Array, gOff: number,
+): number {
+  let max = -Infinity;
+  for (let c = 0; c < k; c++) if (z[zOff + c] > max) max = z[zOff + c];
+  let sum = 0;
+  for (let c = 0; c < k; c++) sum += Math.exp(z[zOff + c] - max);
+  const logSum = Math.log(sum) + max;
+  let value = 0;
+  if (loss.kind === 'ce') {
+    let ySum = 0;
+    for (let c = 0; c < k; c++) {
+      const yc = y[yOff + c];
+      ySum += yc;
+      if (yc !== 0) value -= yc * (z[zOff + c] - logSum);
+    }
+    for (let c = 0; c < k; c++) grad[gOff + c] = Math.exp(z[zOff + c] - logSum) * ySum - y[yOff + c];
+    return value;
+  }
+  const q = loss.q;
+  let weighted = 0;
+  for (let c = 0; c < k; c++) {
+    const logp = z[zOff + c] - logSum;
+    const yc = y[yOff + c];
+    // grad holds y_c·p_c^q for now.
+    const ypq = yc === 0 ? 0 : yc * Math.exp(q * logp);
+    grad[gOff + c] = ypq;
+    weighted += ypq;
+    if (yc !== 0) value -= (yc * Math.expm1(q * logp)) / q;
+  }
+  for (let c = 0; c < k; c++) grad[gOff + c] = Math.exp(z[zOff + c] - logSum) * weighted - grad[gOff + c];
+  return value;
+}

@@ -10,8 +10,12 @@
 // After each epoch the model predicts on all N samples; the epoch's accuracy is measured on the
 // set it trained on. With MixFix the next epoch's set and labels are recomputed from those
 // predictions, the original noisy labels and the initial selection.
+//
+// The loop (`runTraining`) is shared by two implementations of a head (`HeadEngine`): tfjs with
+// automatic differentiation (any head, `trainClassifier`) and the project's own batched linear
+// algebra for the linear family (linear-head.ts, `trainLinearHead`); both consume the same draws.
 import type * as tfjs from '@tensorflow/tfjs';
-import { createRng } from '../rng.js';
+import { createRng, type Rng } from '../rng.js';
 import { mixfix } from '../mixfix.js';
 import type { Tf } from './backend.js';
 import { fromTensorValues, headLayout, headLogits, initHead, tensorShapes, toTensorValues, type HeadConfig, type HeadLayout } from './heads.js';
@@ -57,7 +61,20 @@ export interface TrainOptions {
   seed: number;
   /** Called once after every epoch. */
   onEpoch?: (record: EpochRecord) => void;
+  /** Called before every step with its draws (for reference implementations and tests). */
+  onStep?: (step: StepDraws) => void;
   signal?: AbortSignal;
+}
+
+/** Everything random about one step, and its learning rate. */
+export interface StepDraws {
+  /** 0-based. */
+  epoch: number;
+  batch: number;
+  /** Sample indices of the batch's rows. */
+  indices: Int32Array;
+  mix: MixDraw | null;
+  lr: number;
 }
 
 export interface MixfixCounts {
@@ -190,19 +207,35 @@ export function predictProbs(tf: Tf, layout: HeadLayout, params: Float32Array, f
   }
 }
 
-interface Batch {
+/** One step's inputs: features x [B, D], soft targets y [B, K], loss weights w [B] (B = rows). */
+export interface Batch {
   x: Float32Array;
   y: Float32Array;
   w: Float32Array;
 }
 
-/** Gathers a batch; with mixup, mixes each sample with a partner from a seeded permutation. */
-function buildBatch(data: TrainData, labels: Int32Array, indices: Int32Array, mix: { lambda: number; partner: Int32Array } | null): Batch {
+/** One batch's mixup draw: λ and, per row, the row it is mixed with. */
+export interface MixDraw {
+  lambda: number;
+  partner: Int32Array;
+}
+
+/** The mixup draw of a batch of `rows` rows (λ first, then the partner permutation). */
+export function drawMix(alpha: number, rng: Rng, rows: number): MixDraw {
+  return { lambda: mixupLambda(alpha, rng), partner: rng.permutation(rows) };
+}
+
+/**
+ * Gathers a batch; with mixup, mixes each sample with a partner from a seeded permutation.
+ * `into`, when given, is reused (its arrays must hold at least the batch).
+ */
+export function buildBatch(data: TrainData, labels: Int32Array, indices: Int32Array, mix: MixDraw | null, into?: Batch): Batch {
   const { dim: d, numClasses: k, features } = data;
   const b = indices.length;
-  const x = new Float32Array(b * d);
-  const y = new Float32Array(b * k);
-  const w = new Float32Array(b);
+  const x = into ? into.x : new Float32Array(b * d);
+  const y = into ? into.y : new Float32Array(b * k);
+  const w = into ? into.w : new Float32Array(b);
+  if (into) y.fill(0, 0, b * k);
   for (let r = 0; r < b; r++) {
     const i = indices[r];
     const wi = data.sampleWeights ? data.sampleWeights[i] : 1;
@@ -223,7 +256,22 @@ function buildBatch(data: TrainData, labels: Int32Array, indices: Int32Array, mi
   return { x, y, w };
 }
 
-export function trainClassifier(tf: Tf, data: TrainData, options: TrainOptions): TrainResult {
+/** A head's parameters and its SGD step, for `runTraining`. */
+export interface HeadEngine {
+  /** Softmax predictions [n, K] of the current parameters on features [n, D]. */
+  predict(features: Float32Array, n: number): Float32Array;
+  /** One SGD step (see the header) on the first `rows` rows of the batch; returns the batch loss. */
+  step(batch: Batch, rows: number, lr: number): number;
+  /** The current parameters as a flat vector laid out as the layout says. */
+  params(): Float32Array;
+  dispose(): void;
+}
+
+/**
+ * The training loop with the head implementation left open: `engine` receives the layout and the
+ * initial parameters (drawn from the seed) and does the arithmetic; everything random happens here.
+ */
+export function runTraining(data: TrainData, options: TrainOptions, engine: (layout: HeadLayout, init: Float32Array) => HeadEngine): TrainResult {
   checkData(data);
   checkOptions(options);
   const { numSamples: n, dim: d, numClasses: k } = data;
@@ -232,19 +280,17 @@ export function trainClassifier(tf: Tf, data: TrainData, options: TrainOptions):
   const init = initHead(options.head, layout, rng.fork('init'));
   const orderRng = rng.fork('order');
   const mixRng = rng.fork('mixup');
-  const shapes = tensorShapes(layout);
   const schedule = { baseLr: options.lr, epochs: options.epochs, warmupEpochs: options.warmupEpochs, schedule: options.schedule };
-
-  // Variables survive tf.tidy; the intermediate tensors they are made from do not.
-  const params = toTensorValues(layout, init).map((values, i) => tf.tidy(() => tf.variable(tf.tensor(values, shapes[i]), true)));
-  const momentum = shapes.map((shape) => tf.tidy(() => tf.variable(tf.zeros(shape), false)));
+  const head = engine(layout, init);
   try {
     const initialSelection = data.trainMask ? Uint8Array.from(data.trainMask) : new Uint8Array(n).fill(1);
     let labels: Int32Array = Int32Array.from(data.labels);
     let mask: Uint8Array = initialSelection;
-    let probs = predictWith(tf, layout, params, data.features, n);
+    let probs = head.predict(data.features, n);
     const initialAccuracy = setAccuracy(probs, k, labels, mask);
     const history: EpochRecord[] = [];
+    const capacity = Math.min(options.batchSize, n);
+    const batch: Batch = { x: new Float32Array(capacity * d), y: new Float32Array(capacity * k), w: new Float32Array(capacity) };
 
     for (let epoch = 0; epoch < options.epochs; epoch++) {
       const members = membersOf(mask);
@@ -258,17 +304,16 @@ export function trainClassifier(tf: Tf, data: TrainData, options: TrainOptions):
         const lr = learningRate(schedule, epoch, b, batches);
         if (b === 0) firstLr = lr;
         const indices = order.subarray(b * options.batchSize, Math.min(order.length, (b + 1) * options.batchSize));
-        const mix = options.mixup
-          ? { lambda: mixupLambda(options.mixup.alpha, mixRng), partner: mixRng.permutation(indices.length) }
-          : null;
-        const batch = buildBatch(data, labels, indices, mix);
-        const value = sgdStep(tf, layout, params, momentum, batch, indices.length, options, lr);
+        const mix = options.mixup ? drawMix(options.mixup.alpha, mixRng, indices.length) : null;
+        options.onStep?.({ epoch, batch: b, indices, mix, lr });
+        buildBatch(data, labels, indices, mix, batch);
+        const value = head.step(batch, indices.length, lr);
         lossSum += value * indices.length;
       }
       if (!Number.isFinite(lossSum)) {
         throw new TrainError(`epoch ${epoch + 1}: the training loss is not finite (${lossSum}); lower lr (${options.lr})?`);
       }
-      probs = predictWith(tf, layout, params, data.features, n);
+      probs = head.predict(data.features, n);
       const record: EpochRecord = {
         epoch: epoch + 1, loss: lossSum / order.length, accuracy: setAccuracy(probs, k, labels, mask), lr: firstLr, setSize: members.length,
       };
@@ -281,12 +326,30 @@ export function trainClassifier(tf: Tf, data: TrainData, options: TrainOptions):
       history.push(record);
       options.onEpoch?.(record);
     }
-
-    const trained = fromTensorValues(layout, params.map((v) => v.dataSync() as Float32Array));
-    return { layout, params: trained, trainProbs: probs, initialAccuracy, history };
+    return { layout, params: head.params(), trainProbs: probs, initialAccuracy, history };
   } finally {
-    for (const v of [...params, ...momentum]) v.dispose();
+    head.dispose();
   }
+}
+
+/** Trains any head with tfjs (automatic differentiation) on the backend `tf` is bound to. */
+export function trainClassifier(tf: Tf, data: TrainData, options: TrainOptions): TrainResult {
+  return runTraining(data, options, (layout, init) => tfEngine(tf, layout, init, options));
+}
+
+function tfEngine(tf: Tf, layout: HeadLayout, init: Float32Array, options: TrainOptions): HeadEngine {
+  const shapes = tensorShapes(layout);
+  // Variables survive tf.tidy; the intermediate tensors they are made from do not.
+  const params = toTensorValues(layout, init).map((values, i) => tf.tidy(() => tf.variable(tf.tensor(values, shapes[i]), true)));
+  const momentum = shapes.map((shape) => tf.tidy(() => tf.variable(tf.zeros(shape), false)));
+  return {
+    predict: (features, n) => predictWith(tf, layout, params, features, n),
+    step: (batch, rows, lr) => sgdStep(tf, layout, params, momentum, batch, rows, options, lr),
+    params: () => fromTensorValues(layout, params.map((v) => v.dataSync() as Float32Array)),
+    dispose() {
+      for (const v of [...params, ...momentum]) v.dispose();
+    },
+  };
 }
 
 /** One SGD step (see the header); returns the batch loss. */
@@ -296,9 +359,9 @@ function sgdStep(
 ): number {
   const { inputDim: d, numClasses: k } = layout;
   const value = tf.tidy(() => {
-    const x = tf.tensor2d(batch.x, [rows, d]);
-    const y = tf.tensor2d(batch.y, [rows, k]);
-    const w = tf.tensor1d(batch.w);
+    const x = tf.tensor2d(batch.x.subarray(0, rows * d), [rows, d]);
+    const y = tf.tensor2d(batch.y.subarray(0, rows * k), [rows, k]);
+    const w = tf.tensor1d(batch.w.subarray(0, rows));
     const { value: loss, grads } = tf.variableGrads(
       () => tf.mean(tf.mul(perSampleLoss(tf, headLogits(tf, layout, params, x), y, options.loss), w)) as tfjs.Scalar,
       params,

@@ -102,12 +102,13 @@ export class SlurmRunner implements Runner {
         const result = readResult(job);
         if (result) {
           if (result.status === 'failed') throw new SlurmJobError(job, result.error ?? 'failed', await logTail(job.log));
-          if (result.key !== task.key) {
-            throw new SlurmJobError(job, `its job computed key ${result.key?.slice(0, 12)}, not ${task.key.slice(0, 12)}: is the same Sieve installed on the compute nodes?`, '');
-          }
-          const action = this.opts.store.getAction(task.key);
+          const action = result.key ? this.opts.store.getAction(result.key) : undefined;
           if (!action) throw new SlurmJobError(job, 'its job reported success, but its action record is not in the cache (is the cache on a shared filesystem?)', '');
-          return { outputs: action.outputs, notes: action.notes, action };
+          if (result.key !== task.key) {
+            // Its node type resolved another key environment on the compute node than here.
+            hooks.log(`keyed ${result.key!.slice(0, 12)} on ${result.host} (here: ${task.key.slice(0, 12)}); its key environment there: ${JSON.stringify(result.environment ?? {})}`);
+          }
+          return { outputs: action.outputs, notes: action.notes, action, ...(result.environment ? { environment: result.environment } : {}) };
         }
         if (hooks.signal.aborted) throw new Error('interrupted');
         const state = await this.watcher.state(job.jobId);

@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
 import { taskFor, type TaskResultFile } from '../exec-task.js';
-import { computeKey, fingerprintNode, selectInstances, type KeyMaterial } from '../executor.js';
+import { keyInstance, selectInstances, siteOf } from '../keys.js';
 import { FileHasher } from '../hash.js';
 import type { Plan, PlannedNode } from '../plan.js';
 import { mergeResources } from '../resources.js';
@@ -89,13 +89,10 @@ export async function cachedInstances(
       else inputs[port] = up.outputs[edge.port].hash;
     }
     if (!ready) continue;
-    const deps = await fingerprintNode(n, plan, store, hasher).catch(() => undefined);
-    if (!deps) continue; // a missing external file: the job reports it
-    const material: KeyMaterial = {
-      type: n.typeName, version: n.registered.node.version, params: n.params, seed: n.seed, inputs,
-      deps: deps.map((d) => ({ name: d.name, sha256: d.sha256 })),
-    };
-    const key = computeKey(material);
+    // A missing external file or an environment that cannot be resolved here: the job reports it.
+    const keyed = await keyInstance(siteOf(n, plan, store), inputs, hasher).catch(() => undefined);
+    if (!keyed) continue;
+    const key = keyed.key;
     const action = store.getAction(key);
     if (action && Object.values(action.outputs).every((r) => store.hasIntact(r))) known.set(n.instanceId, { key, outputs: action.outputs });
   }

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRng } from '../../../src/methods/rng.js';
 import { selectBackend, type Tf } from '../../../src/methods/train/backend.js';
-import { fromTensorValues, HeadError, headLayout, headLogits, initHead, tensorShapes, textInitWeights, toTensorValues } from '../../../src/methods/train/heads.js';
+import { fromTensorValues, HeadError, headLayout, headLogits, initHead, logitScaleOf, tensorShapes, textInitWeights, toTensorValues } from '../../../src/methods/train/heads.js';
 
 let tf: Tf;
 beforeAll(async () => {
@@ -13,6 +13,21 @@ describe('headLayout', () => {
     const l = headLayout({ kind: 'linear' }, 5, 3);
     expect(l.layers).toEqual([{ weight: { offset: 0, shape: [3, 5] }, bias: null, activation: 'none' }]);
     expect(l.size).toBe(15);
+  });
+
+  it('the linear family lays out W, then the bias, then the learned log-scale; cosine normalises', () => {
+    const l = headLayout({ kind: 'cosine', bias: true, logitScale: { init: 20, learn: true } }, 5, 3);
+    expect(l.layers).toEqual([{ weight: { offset: 0, shape: [3, 5] }, bias: { offset: 15, shape: [3] }, activation: 'none' }]);
+    expect(l).toMatchObject({ normalize: true, logitScale: { init: 20, offset: 18 }, size: 19 });
+    const init = initHead({ kind: 'cosine', bias: true, logitScale: { init: 20, learn: true } }, l, createRng(1));
+    expect(Array.from(init.subarray(15, 18))).toEqual([0, 0, 0]);
+    expect(logitScaleOf(l, init)).toBeCloseTo(20, 5);
+    const fixed = headLayout({ kind: 'linear', logitScale: { init: 20, learn: false } }, 5, 3);
+    expect(fixed).toMatchObject({ normalize: false, logitScale: { init: 20, offset: null }, size: 15 });
+    // text-init starts from CLIP's scale 1/τ and unit rows.
+    const text = headLayout({ kind: 'text-init', textFeatures: new Float32Array(15).fill(1), promptsPerClass: 1, temperature: 0.01, logitScale: { init: 3, learn: false } }, 5, 3);
+    expect(text.logitScale).toEqual({ init: 100, offset: null });
+    expect(() => headLayout({ kind: 'linear', logitScale: { init: 0, learn: false } }, 5, 3)).toThrow(/logit_scale/);
   });
 
   it('mlp heads lay out weight then bias per layer, ReLU between layers', () => {
