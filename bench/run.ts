@@ -14,6 +14,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   pipeline: async () => (await import('./pipeline.js')).benchPipeline,
   sharing: async () => (await import('./sharing.js')).benchSharing,
   train: async () => (await import('./train.js')).benchTrain,
+  prompt: async () => (await import('./prompt.js')).benchPrompt,
 };
 
 function fmt(v: number | undefined): string {

@@ -150,6 +150,8 @@ class Weights {
   constructor(
     private readonly graph: OnnxGraph,
     private readonly seed: number,
+    /** Standard deviation of seeded noise added to the constant (bias and layer-norm) tensors. */
+    private readonly jitter = 0,
   ) {}
 
   normal(name: string, dims: readonly number[], std: number): string {
@@ -160,7 +162,12 @@ class Weights {
   }
 
   constant(name: string, dims: readonly number[], value: number): string {
-    return this.graph.init(name, DataType.FLOAT, dims, new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(value));
+    const data = new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(value);
+    if (this.jitter > 0) {
+      const rng = createRng(this.seed, `clip-onnx/${name}`);
+      for (let i = 0; i < data.length; i++) data[i] += rng.normal() * this.jitter;
+    }
+    return this.graph.init(name, DataType.FLOAT, dims, data);
   }
 }
 
@@ -229,11 +236,15 @@ export function buildVisionModel(config: VisionConfig, seed: number): Uint8Array
   return g.encode();
 }
 
-/** Causal text encoder: input_ids [B, T] → text_embeds [B, embedDim], pooled at argmax(input_ids) (the EOT token). */
-export function buildTextModel(config: TextConfig, seed: number): Uint8Array {
+/**
+ * Causal text encoder: input_ids [B, T] → text_embeds [B, embedDim], pooled at argmax(input_ids) (the EOT token).
+ * `jitter` > 0 adds seeded noise of that standard deviation to biases and layer-norm parameters
+ * (which are otherwise 0 and 1), so tests of other implementations exercise every weight.
+ */
+export function buildTextModel(config: TextConfig, seed: number, options: { jitter?: number } = {}): Uint8Array {
   const { vocabSize, contextLength: T, width, layers, heads, mlp, embedDim } = config;
   const g = new OnnxGraph('clip_text');
-  const w = new Weights(g, seed);
+  const w = new Weights(g, seed, options.jitter ?? 0);
   const ids = g.input('input_ids', DataType.INT64, ['batch_size', T]);
   let x = g.op('Gather', [w.normal('embeddings.token_embedding', [vocabSize, width], 0.02), ids], { axis: { i: 0 } });
   x = g.op('Add', [x, w.normal('embeddings.position_embedding', [T, width], 0.01)]);

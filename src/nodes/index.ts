@@ -13,6 +13,9 @@ const BUILTINS: Record<string, NodeModuleLoader> = {
   select: () => import('./select.js'),
   relabel: () => import('./relabel.js'),
   train: () => import('./train.js'),
+  'prompt-tune': () => import('./prompt-tune.js'),
+  sample: () => import('./sample.js'),
+  ensemble: () => import('./ensemble.js'),
   evaluate: () => import('./evaluate.js'),
 };
 

@@ -12,10 +12,11 @@ import type { ImageDataset } from '../data/types.js';
 import { stratifiedHoldout, stratifiedSubsample, takeLabels, takeRows } from '../data/split.js';
 import { createRng } from '../methods/rng.js';
 import { generateSyntheticClip } from '../methods/synthetic.js';
+import type { SyntheticTextSpec } from '../clip/synthetic-text.js';
 import { defineNode, type ExternalDep, type NodeContext, type OutputPort, type PortValue } from '../runtime/node-type.js';
 import { tensor, type Tensor } from '../runtime/tensor.js';
 
-export const SOURCES = ['cifar10', 'cifar100', 'mnist', 'fashion-mnist', 'image-folder', 'manifest', 'features', 'synthetic'] as const;
+export const SOURCES = ['cifar10', 'cifar100', 'mnist', 'fashion-mnist', 'image-folder', 'manifest', 'features', 'synthetic', 'synthetic-prompts'] as const;
 export type Source = (typeof SOURCES)[number];
 
 export interface LoadParams {
@@ -39,6 +40,10 @@ export interface LoadParams {
   zero_shot_accuracy?: number;
   linear_probe_accuracy?: number;
   lookalike_pairs?: number;
+  text_model?: Partial<SyntheticTextSpec>;
+  template?: string;
+  shift?: number;
+  noise?: number;
   max_train?: number;
   max_test?: number;
   holdout: number;
@@ -51,9 +56,12 @@ export class LoadParamError extends Error {
 
 const IMAGE_SOURCES: readonly Source[] = ['cifar10', 'cifar100', 'mnist', 'fashion-mnist', 'image-folder', 'manifest'];
 const URL_SOURCES: readonly Source[] = ['cifar10', 'cifar100'];
-const SYNTHETIC_PARAMS = [
-  'num_classes', 'dim', 'train_per_class', 'test_per_class', 'zero_shot_accuracy', 'linear_probe_accuracy', 'lookalike_pairs',
-] as const;
+const SYNTHETIC_PARAMS = ['dim', 'zero_shot_accuracy', 'linear_probe_accuracy', 'lookalike_pairs'] as const;
+/** Params of both simulated sources. */
+const SHARED_SYNTHETIC_PARAMS = ['num_classes', 'train_per_class', 'test_per_class'] as const;
+/** Params of the synthetic prompt-learning source. */
+const PROMPT_SYNTHETIC_PARAMS = ['text_model', 'template', 'shift', 'noise'] as const;
+const PROMPT_SYNTHETIC_DEFAULTS = { num_classes: 10, train_per_class: 64, test_per_class: 100, template: 'a photo of a', shift: 3, noise: 0.5 };
 /** Params that only some sources understand (the rest apply to all). */
 const SOURCE_PARAMS: Record<string, readonly Source[]> = {
   label: ['cifar100'],
@@ -66,6 +74,8 @@ const SOURCE_PARAMS: Record<string, readonly Source[]> = {
   test_labels: ['features'],
   features_key: ['features'],
   ...Object.fromEntries(SYNTHETIC_PARAMS.map((p) => [p, ['synthetic'] as const])),
+  ...Object.fromEntries(SHARED_SYNTHETIC_PARAMS.map((p) => [p, ['synthetic', 'synthetic-prompts'] as const])),
+  ...Object.fromEntries(PROMPT_SYNTHETIC_PARAMS.map((p) => [p, ['synthetic-prompts'] as const])),
 };
 
 const SYNTHETIC_DEFAULTS = {
@@ -90,8 +100,8 @@ function checkParams(p: LoadParams): void {
   } else if (p.sha256 !== undefined) {
     throw new LoadParamError('param "sha256" only applies together with "url"');
   }
-  if (p.source === 'synthetic') {
-    if (p.path !== undefined) throw new LoadParamError('source "synthetic" reads no files; remove "path"');
+  if (p.source === 'synthetic' || p.source === 'synthetic-prompts') {
+    if (p.path !== undefined) throw new LoadParamError(`source "${p.source}" reads no files; remove "path"`);
   } else if (p.source === 'features') {
     if (p.train === undefined) throw new LoadParamError('source "features" needs "train" (the train features file, .npy or .safetensors)');
   } else if (p.path === undefined && p.url === undefined) {
@@ -115,7 +125,7 @@ function featureSpecs(p: LoadParams, baseDir: string): { train: FeatureFileSpec;
 
 /** The local files a load of `p` reads (none for synthetic data or downloads, whose sha256 is in the params). */
 async function localFiles(p: LoadParams, baseDir: string): Promise<string[]> {
-  if (p.source === 'synthetic' || p.url !== undefined) return [];
+  if (p.source === 'synthetic' || p.source === 'synthetic-prompts' || p.url !== undefined) return [];
   const path = resolve(baseDir, p.path ?? '.');
   switch (p.source) {
     case 'cifar10':
@@ -179,10 +189,37 @@ async function decodeLayout(ctx: NodeContext<LoadParams>, layout: FolderLayout):
   return { train, test, classes: layout.classes };
 }
 
+/** Image features around the text features of a hidden prompt on the random-weight text model (src/methods/prompt/synthetic.ts). */
+async function loadSyntheticPrompts(ctx: NodeContext<LoadParams>): Promise<Loaded> {
+  const p = ctx.params;
+  const o = { ...PROMPT_SYNTHETIC_DEFAULTS, ...Object.fromEntries([...SHARED_SYNTHETIC_PARAMS, 'template', 'shift', 'noise'].filter((k) => p[k as keyof LoadParams] !== undefined).map((k) => [k, p[k as keyof LoadParams]])) };
+  const [{ selectBackend }, { ClipTextModel }, { syntheticTextWeights, syntheticTokenizer }, { generateSyntheticPrompts }] = await Promise.all([
+    import('../methods/train/backend.js'), import('../clip/text-model.js'), import('../clip/synthetic-text.js'), import('../methods/prompt/synthetic.js'),
+  ]);
+  // The plain-JavaScript backend: the data must not depend on which accelerated backend is installed.
+  const { tf } = await selectBackend('cpu');
+  const model = new ClipTextModel(tf, syntheticTextWeights(p.text_model ?? {}));
+  try {
+    const s = generateSyntheticPrompts(tf, model, syntheticTokenizer(), {
+      numClasses: o.num_classes as number, trainPerClass: o.train_per_class as number, testPerClass: o.test_per_class as number,
+      template: o.template as string, shift: o.shift as number, noise: o.noise as number, seed: ctx.seed,
+    });
+    const k = s.classes.length;
+    return {
+      train: { x: tensor('float32', [s.trainLabels.length, s.dim], s.trainFeatures), labels: s.trainLabels },
+      test: { x: tensor('float32', [s.testLabels.length, s.dim], s.testFeatures), labels: s.testLabels },
+      classes: s.classes,
+      textFeatures: tensor('float32', [k, 1, s.dim], s.textFeatures),
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
 async function loadSource(ctx: NodeContext<LoadParams>): Promise<Loaded> {
   const p = ctx.params;
   if (p.source === 'synthetic') {
-    const o = { ...SYNTHETIC_DEFAULTS, ...Object.fromEntries(SYNTHETIC_PARAMS.filter((k) => p[k] !== undefined).map((k) => [k, p[k]])) };
+    const o = { ...SYNTHETIC_DEFAULTS, ...Object.fromEntries([...SYNTHETIC_PARAMS, ...SHARED_SYNTHETIC_PARAMS].filter((k) => p[k] !== undefined).map((k) => [k, p[k]])) };
     const s = generateSyntheticClip({
       numClasses: o.num_classes, dim: o.dim, trainPerClass: o.train_per_class, testPerClass: o.test_per_class,
       zeroShotAccuracy: o.zero_shot_accuracy, linearProbeAccuracy: o.linear_probe_accuracy,
@@ -199,6 +236,7 @@ async function loadSource(ctx: NodeContext<LoadParams>): Promise<Loaded> {
       textFeatures: s.textFeatures,
     };
   }
+  if (p.source === 'synthetic-prompts') return loadSyntheticPrompts(ctx);
   if (p.source === 'features') {
     const ds = await readFeatures({ ...featureSpecs(p, ctx.baseDir), classes: p.classes });
     const split = (s: { features: Tensor<'float32'>; labels: Int32Array }): Split => ({ x: s.features, labels: s.labels });
@@ -271,8 +309,8 @@ function outputPorts(p: LoadParams): Record<string, OutputPort> {
     test_features: { kind: 'tensor', dtype: 'float32', rank: 2, description: 'Test features [N, D]' },
     ...common,
   };
-  if (p.source === 'synthetic') {
-    features.text_features = { kind: 'tensor', dtype: 'float32', rank: 3, description: 'Class text embeddings [K, 1, D] (simulated)' };
+  if (p.source === 'synthetic' || p.source === 'synthetic-prompts') {
+    features.text_features = { kind: 'tensor', dtype: 'float32', rank: 3, description: 'Class text embeddings [K, 1, D] (simulated; synthetic-prompts: of the handcrafted template)' };
   }
   return features;
 }
@@ -306,13 +344,24 @@ export default defineNode<LoadParams>({
       train_labels: { type: 'string', minLength: 1, description: 'features: train labels, an .npy file relative to path or a tensor name in the train .safetensors (default "labels").' },
       test_labels: { type: 'string', minLength: 1, description: 'features: test labels, as train_labels.' },
       features_key: { type: 'string', minLength: 1, description: 'features: name of the features tensor in a .safetensors file (default "features").' },
-      num_classes: integer(2, `synthetic: number of classes K (default ${SYNTHETIC_DEFAULTS.num_classes}).`),
+      num_classes: integer(2, `synthetic, synthetic-prompts: number of classes K (default ${SYNTHETIC_DEFAULTS.num_classes}; synthetic-prompts: at most 47, DTD's names).`),
       dim: integer(2, `synthetic: feature dimension D (default ${SYNTHETIC_DEFAULTS.dim}).`),
-      train_per_class: integer(1, `synthetic: train samples per class (default ${SYNTHETIC_DEFAULTS.train_per_class}).`),
-      test_per_class: integer(0, `synthetic: test samples per class (default ${SYNTHETIC_DEFAULTS.test_per_class}).`),
+      train_per_class: integer(1, `synthetic, synthetic-prompts: train samples per class (default ${SYNTHETIC_DEFAULTS.train_per_class}; synthetic-prompts ${PROMPT_SYNTHETIC_DEFAULTS.train_per_class}).`),
+      test_per_class: integer(0, `synthetic, synthetic-prompts: test samples per class (default ${SYNTHETIC_DEFAULTS.test_per_class}).`),
       zero_shot_accuracy: probability(`synthetic: target zero-shot accuracy of the text embeddings (default ${SYNTHETIC_DEFAULTS.zero_shot_accuracy}).`),
       linear_probe_accuracy: probability(`synthetic: target accuracy of the best linear classifier (default ${SYNTHETIC_DEFAULTS.linear_probe_accuracy}).`),
       lookalike_pairs: integer(0, `synthetic: class pairs with close prototypes (default ${SYNTHETIC_DEFAULTS.lookalike_pairs}).`),
+      text_model: {
+        type: 'object', additionalProperties: false,
+        description: 'synthetic-prompts: the random-weight text model (as prompt-tune\'s model: {synthetic: ...}); use the same spec in both.',
+        properties: {
+          width: { type: 'integer', minimum: 1 }, layers: { type: 'integer', minimum: 1 }, heads: { type: 'integer', minimum: 1 },
+          embed_dim: { type: 'integer', minimum: 1 }, seed: { type: 'integer' },
+        },
+      },
+      template: { type: 'string', minLength: 1, description: `synthetic-prompts: the handcrafted context words the hidden prompt is drawn around (default "${PROMPT_SYNTHETIC_DEFAULTS.template}").` },
+      shift: { type: 'number', minimum: 0, description: `synthetic-prompts: distance of the hidden context from the template, in units of 0.02 per value (default ${PROMPT_SYNTHETIC_DEFAULTS.shift}).` },
+      noise: { type: 'number', minimum: 0, description: `synthetic-prompts: σ of the image features around the true class text feature (default ${PROMPT_SYNTHETIC_DEFAULTS.noise}).` },
       max_train: integer(1, 'Keep at most this many train samples (seeded, class-stratified).'),
       max_test: integer(1, 'Keep at most this many test samples (seeded, class-stratified).'),
       holdout: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0, description: 'Fraction of the train split moved to a test split (seeded, stratified); for sources with a single split.' },

@@ -37,6 +37,9 @@ export interface TrainParams {
   warmup_epochs: number;
   temperature: number;
   mixfix: false | { absorb: number; relabel: number };
+  /** Transductive CLIP; absent (no default) so existing keys are unchanged. */
+  contrastive?: { weight: number; temperature: number };
+  ensemble_labels?: { momentum: number };
   backend: TrainBackendChoice;
 }
 
@@ -101,6 +104,19 @@ const paramsSchema = {
       enum: ['auto', 'linalg', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'], default: 'auto',
       description: 'auto: linalg (the project\'s own batched linear algebra, WebAssembly SIMD) for linear, cosine and text-init heads; for mlp the first installed of tensorflow-gpu, tensorflow (optional tfjs-node packages), wasm, cpu. The resolved backend and its version are part of the key.',
     },
+    contrastive: {
+      type: 'object', additionalProperties: false, required: ['weight'],
+      description: 'Transductive CLIP\'s class-conditional contrastive term: supervised contrastive loss on the normalised head outputs, positives sharing the current label, added with this weight to CE/GCE. Absent: off.',
+      properties: {
+        weight: { type: 'number', minimum: 0, description: 'Weight of the contrastive term.' },
+        temperature: { type: 'number', exclusiveMinimum: 0, default: 0.1, description: 'τ of the contrastive softmax.' },
+      },
+    },
+    ensemble_labels: {
+      type: 'object', additionalProperties: false,
+      description: 'Transductive CLIP\'s ensemble labels: after every epoch ema = momentum·ema + (1 − momentum)·predictions (from init_probs, else the one-hot labels) and the next epoch trains on its arg-max. Not with mixfix. Absent: off.',
+      properties: { momentum: { type: 'number', minimum: 0, maximum: 1, default: 0.9, description: 'EMA momentum.' } },
+    },
   },
 } as const;
 
@@ -131,6 +147,9 @@ function ports(params: TrainParams, connected: ReadonlySet<string>): Ports {
         description: 'Class text embeddings [K, P, D] (required by head: text-init).',
       },
       test_features: { kind: 'tensor', dtype: 'float32', rank: 2, optional: true, description: 'Features [M, D] to predict on.' },
+      ...(params.ensemble_labels
+        ? { init_probs: { kind: 'tensor', dtype: 'float32', rank: 2, optional: true, description: 'Initial probabilities [N, K] of the ensemble labels (zero-shot).' } as const }
+        : {}),
       classes: { kind: 'json', description: 'Class names (string[]); K is its length.' },
     },
     outputs,
@@ -193,7 +212,7 @@ function epochJson(r: EpochRecord): Json {
 
 /** The key environment: the backend that will run here and its version. */
 function environmentOf(params: TrainParams): { backend: string; backend_version: string } {
-  const r = resolveTrainBackend(params.backend, params.head);
+  const r = resolveTrainBackend(params.backend, params.head, params.contrastive !== undefined);
   return { backend: BACKEND_LABELS[r.backend], backend_version: r.version };
 }
 
@@ -220,13 +239,18 @@ export default defineNode<TrainParams>({
     if (test && test.shape[1] !== dim) throw new TrainInputError(`test_features have D = ${test.shape[1]}, features have D = ${dim}`);
     const classes = requiredClassNames(ctx.inputs, TrainInputError);
     const numClasses = classes.length;
+    const initProbs = p.ensemble_labels ? optionalInput(ctx, 'init_probs', 'float32', 2) : undefined;
+    if (initProbs && (initProbs.shape[0] !== n || initProbs.shape[1] !== numClasses)) {
+      throw new TrainInputError(`init_probs has shape [${initProbs.shape.join(', ')}], expected [N = ${n}, K = ${numClasses}]`);
+    }
 
     // What runs is what the key says: the backend resolved with the key (or here, when run directly).
     const env = ctx.environment ?? environmentOf(p);
     const chosen: TrainBackend | undefined = typeof env.backend === 'string' ? backendFromLabel(env.backend) : undefined;
     if (!chosen) throw new TrainInputError(`unknown backend ${JSON.stringify(env.backend)} in the key environment`);
-    if (chosen === 'linalg' && !linalgTrains(p.head)) {
-      throw new TrainInputError(`backend linalg trains linear, cosine and text-init heads; head ${p.head} needs a tfjs backend (auto, wasm, cpu, ...)`);
+    if (chosen === 'linalg' && !linalgTrains(p.head, p.contrastive !== undefined)) {
+      const what = p.head === 'mlp' ? `head ${p.head}` : 'the contrastive term';
+      throw new TrainInputError(`backend linalg trains linear, cosine and text-init heads without the contrastive term; ${what} needs a tfjs backend (auto, wasm, cpu, ...)`);
     }
     const data = { features: features.data, numSamples: n, dim, labels: labels.data, numClasses, trainMask: mask?.data, sampleWeights: weights?.data };
     const options: TrainOptions = {
@@ -242,6 +266,8 @@ export default defineNode<TrainParams>({
       schedule: p.schedule === 'step' ? { kind: 'step', stepSize: p.step_size, gamma: p.gamma } : { kind: 'cosine' },
       warmupEpochs: p.warmup_epochs,
       mixfix: p.mixfix === false ? null : { absorb: p.mixfix.absorb, relabel: p.mixfix.relabel },
+      contrastive: p.contrastive ? { weight: p.contrastive.weight, temperature: p.contrastive.temperature ?? 0.1 } : null,
+      ensembleLabels: p.ensemble_labels ? { momentum: p.ensemble_labels.momentum ?? 0.9, initial: initProbs?.data } : null,
       seed: ctx.seed,
       signal: ctx.signal,
       onEpoch(r) {

@@ -34,7 +34,7 @@ describe('NodeRegistry', () => {
 
   it('the built-in registry imports a node type only when it is loaded', async () => {
     const r = builtinRegistry();
-    expect(r.types()).toEqual(['command', 'embed', 'evaluate', 'load', 'noise-inject', 'relabel', 'select', 'train']);
+    expect(r.types()).toEqual(['command', 'embed', 'ensemble', 'evaluate', 'load', 'noise-inject', 'prompt-tune', 'relabel', 'sample', 'select', 'train']);
     expect(r.get('select')).toBeUndefined();
     await r.load(['select']);
     expect(r.get('select')!.node.type).toBe('select');

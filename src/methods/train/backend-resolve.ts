@@ -52,9 +52,12 @@ export interface ResolvedBackend {
   version: string;
 }
 
-/** Whether the head is one linalg trains (everything but mlp). */
-export function linalgTrains(head: string): boolean {
-  return head !== 'mlp';
+/**
+ * Whether linalg trains this head: everything but mlp, and without Transductive CLIP's contrastive
+ * term (its gradient comes from tfjs's automatic differentiation).
+ */
+export function linalgTrains(head: string, contrastive = false): boolean {
+  return head !== 'mlp' && !contrastive;
 }
 
 /**
@@ -62,8 +65,8 @@ export function linalgTrains(head: string): boolean {
  * (tfjs-node-gpu, tfjs-node, wasm, cpu). A named backend resolves to itself, with version
  * "not installed" when its package is missing (running it then fails with the install command).
  */
-export function resolveTrainBackend(choice: TrainBackendChoice, head: string): ResolvedBackend {
-  if (choice === 'linalg' || (choice === 'auto' && linalgTrains(head))) {
+export function resolveTrainBackend(choice: TrainBackendChoice, head: string, contrastive = false): ResolvedBackend {
+  if (choice === 'linalg' || (choice === 'auto' && linalgTrains(head, contrastive))) {
     return { backend: 'linalg', version: `${LINEAR_HEAD_KERNEL_VERSION}-${linearHeadFlavour()}` };
   }
   if (choice !== 'auto') return { backend: choice, version: installedVersion(PACKAGES[choice]) ?? 'not installed' };

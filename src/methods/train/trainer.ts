@@ -20,6 +20,7 @@ import { mixfix } from '../mixfix.js';
 import type { Tf } from './backend.js';
 import { fromTensorValues, headLayout, headLogits, initHead, tensorShapes, toTensorValues, type HeadConfig, type HeadLayout } from './heads.js';
 import { checkLoss, perSampleLoss, type LossConfig } from './losses.js';
+import { checkContrastive, initialEma, nextEnsembleLabels, supConLoss, type ContrastiveConfig, type EnsembleLabelConfig } from './contrastive.js';
 import { mixupLambda } from './mixup.js';
 import { epochOrder, type SamplerKind } from './sampler.js';
 import { checkSchedule, learningRate, type LrSchedule } from './schedule.js';
@@ -58,6 +59,10 @@ export interface TrainOptions {
   warmupEpochs: number;
   /** Recompute the training set with MixFix after every epoch, or null for a fixed set. */
   mixfix: MixfixThresholds | null;
+  /** Transductive CLIP's class-conditional contrastive term (contrastive.ts), or null/absent. */
+  contrastive?: ContrastiveConfig | null;
+  /** Transductive CLIP's ensemble labels, updated after every epoch (contrastive.ts), or null/absent. */
+  ensembleLabels?: EnsembleLabelConfig | null;
   seed: number;
   /** Called once after every epoch. */
   onEpoch?: (record: EpochRecord) => void;
@@ -146,6 +151,8 @@ function checkOptions(o: TrainOptions): void {
   if (!(o.weightDecay >= 0)) throw new TrainError(`weight_decay must be ≥ 0, got ${o.weightDecay}`);
   if (o.mixup && !(o.mixup.alpha > 0)) throw new TrainError(`mixup alpha must be > 0, got ${o.mixup.alpha}`);
   checkLoss(o.loss);
+  checkContrastive(o.contrastive, o.ensembleLabels);
+  if (o.mixfix && o.ensembleLabels) throw new TrainError('mixfix and ensemble labels both set the labels after each epoch: choose one');
   if (o.epochs > 0) checkSchedule({ baseLr: o.lr, epochs: o.epochs, warmupEpochs: o.warmupEpochs, schedule: o.schedule });
 }
 
@@ -291,6 +298,7 @@ export function runTraining(data: TrainData, options: TrainOptions, engine: (lay
     const history: EpochRecord[] = [];
     const capacity = Math.min(options.batchSize, n);
     const batch: Batch = { x: new Float32Array(capacity * d), y: new Float32Array(capacity * k), w: new Float32Array(capacity) };
+    let ema = options.ensembleLabels ? initialEma(options.ensembleLabels, data.labels, k) : null;
 
     for (let epoch = 0; epoch < options.epochs; epoch++) {
       const members = membersOf(mask);
@@ -322,6 +330,12 @@ export function runTraining(data: TrainData, options: TrainOptions, engine: (lay
         labels = next.labels;
         mask = next.trainMask;
         record.mixfix = { ...next.counts };
+      }
+      if (ema && options.ensembleLabels) {
+        const next = nextEnsembleLabels(ema, probs, k, options.ensembleLabels.momentum);
+        ema = next.ema;
+        // Only the training set's labels move; the others are never used.
+        labels = Int32Array.from(labels, (y, i) => (mask[i] ? next.labels[i] : y));
       }
       history.push(record);
       options.onEpoch?.(record);
@@ -362,10 +376,12 @@ function sgdStep(
     const x = tf.tensor2d(batch.x.subarray(0, rows * d), [rows, d]);
     const y = tf.tensor2d(batch.y.subarray(0, rows * k), [rows, k]);
     const w = tf.tensor1d(batch.w.subarray(0, rows));
-    const { value: loss, grads } = tf.variableGrads(
-      () => tf.mean(tf.mul(perSampleLoss(tf, headLogits(tf, layout, params, x), y, options.loss), w)) as tfjs.Scalar,
-      params,
-    );
+    const { value: loss, grads } = tf.variableGrads(() => {
+      const logits = headLogits(tf, layout, params, x);
+      const main = tf.mean(tf.mul(perSampleLoss(tf, logits, y, options.loss), w)) as tfjs.Scalar;
+      const c = options.contrastive;
+      return c && c.weight > 0 ? (tf.add(main, tf.mul(supConLoss(tf, logits, y, c.temperature), c.weight)) as tfjs.Scalar) : main;
+    }, params);
     params.forEach((theta, i) => {
       let g = grads[theta.name];
       if (options.weightDecay > 0) g = tf.add(g, tf.mul(theta, options.weightDecay));
