@@ -45,7 +45,7 @@ describe('resource hints', () => {
   it('every built-in compute node type declares valid hints and runs in a worker thread', async () => {
     const registry = builtinRegistry();
     await registry.loadAll();
-    for (const type of ['load', 'noise-inject', 'embed', 'select', 'relabel', 'train', 'evaluate']) {
+    for (const type of ['load', 'noise-inject', 'embed', 'select', 'relabel', 'train', 'evaluate', 'prompt-tune']) {
       const node = registry.get(type)!.node;
       expect(node.resources, type).toBeDefined();
       expect(checkResources(node.resources!), type).toEqual([]);
