@@ -1,4 +1,15 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+// The suite's own temp dir: workers and the CLI processes they start inherit $TMPDIR, so every temp
+// folder a test makes lands here, and test/helpers/tmp-check.ts fails the run if a sieve-* one is left.
+// (Created once: the config is evaluated again in each worker, which must reuse the parent's.)
+if (!process.env.SIEVE_TEST_TMPDIR) {
+  process.env.SIEVE_TEST_TMPDIR = mkdtempSync(join(tmpdir(), 'sieve-vitest-'));
+  process.env.TMPDIR = process.env.SIEVE_TEST_TMPDIR;
+}
 
 export default defineConfig({
   test: {
@@ -6,5 +17,6 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    globalSetup: ['test/helpers/tmp-check.ts'],
   },
 });

@@ -15,6 +15,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   sharing: async () => (await import('./sharing.js')).benchSharing,
   train: async () => (await import('./train.js')).benchTrain,
   prompt: async () => (await import('./prompt.js')).benchPrompt,
+  results: async () => (await import('./results.js')).benchResults,
 };
 
 function fmt(v: number | undefined): string {

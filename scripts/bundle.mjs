@@ -33,8 +33,8 @@ const common = {
   platform: 'node',
   target: 'node20',
   outExtension: { '.js': '.mjs' },
-  // Native or large packages that only some nodes load, inside `run`: resolved from node_modules.
-  external: ['onnxruntime-node', 'sharp', '@tensorflow/*', '@aws-sdk/*'],
+  // Native or large packages that only some nodes (or `report`) load: resolved from node_modules.
+  external: ['onnxruntime-node', 'sharp', '@tensorflow/*', '@aws-sdk/*', 'vega', 'vega-lite'],
   // Passes 2 and 3 read the maps of pass 1 (esbuild follows sourceMappingURL comments).
   sourcemap: 'linked',
   legalComments: 'none',

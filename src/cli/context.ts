@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { builtinRegistry } from '../nodes/index.js';
 import { loadPlan, type Plan } from '../runtime/plan.js';
 import { PlanCache } from '../runtime/plan-cache.js';
+import { ValidationError } from '../runtime/errors.js';
 import { Store } from '../runtime/store.js';
 import { DEFAULT_PIPELINE, resolveCacheDir, type CacheFlags } from './defaults.js';
 
@@ -19,14 +20,14 @@ export interface PlanFlags {
  * Plans the pipeline, through the plan cache of the store it uses. `writesCache` says whether the
  * command will write to that store anyway (run); otherwise no cache directory is created for the memo.
  */
-export function planPipeline(pipeline: string | undefined, flags: PlanFlags & CacheFlags, writesCache = false): Promise<Plan> {
+export async function planPipeline(pipeline: string | undefined, flags: PlanFlags & CacheFlags, writesCache = false): Promise<Plan> {
   const file = pipeline ?? DEFAULT_PIPELINE;
   const baseDir = dirname(resolve(file));
   const planCache = (declaredCache: string | undefined): PlanCache => {
     const store = new Store(resolveCacheDir(flags, { cache: declaredCache, baseDir }));
     return new PlanCache(store.planCacheDir, writesCache ? undefined : store.root);
   };
-  return loadPlan(file, {
+  const plan = await loadPlan(file, {
     planCache,
     registry: builtinRegistry(),
     overrides: flags.param,
@@ -35,4 +36,22 @@ export function planPipeline(pipeline: string | undefined, flags: PlanFlags & Ca
     noSweep: flags.sweep === false,
     plugins: flags.plugin,
   });
+  // What planning has to say (a `-p` that replaced a sweep axis): on stderr, so --json stays clean.
+  for (const note of plan.file.notes ?? []) process.stderr.write(`${note}\n`);
+  return plan;
+}
+
+/**
+ * For commands that read the lockfile rather than the grid (`results`, `report`, `runs`): the
+ * pipeline planned without its sweep section when that is valid (they need its node types, name and
+ * cache, not a plan of every point), else as usual.
+ */
+export async function planForLockfile(pipeline: string | undefined, flags: PlanFlags & CacheFlags): Promise<Plan> {
+  if (flags.sweep === false || flags.grid?.length || flags.zip?.length) return planPipeline(pipeline, flags);
+  try {
+    return await planPipeline(pipeline, { ...flags, sweep: false });
+  } catch (e) {
+    if (e instanceof ValidationError) return planPipeline(pipeline, flags);
+    throw e;
+  }
 }

@@ -34,11 +34,26 @@ export function dagText(plan: Plan): string {
   return lines.join('\n');
 }
 
+/**
+ * Mermaid flowchart: one edge per pair of connected nodes, labelled with every port pair it carries
+ * (`output → input`, the output resolved where the pipeline names only the node).
+ */
 export function dagMermaid(plan: Plan): string {
   const lines = ['flowchart TD'];
   for (const n of plan.file.nodes) lines.push(`  ${n.id}["${n.id}<br/><small>${n.type}</small>"]`);
-  for (const [from, edges] of downstreamMap(plan.file.nodes)) {
-    for (const e of edges) lines.push(`  ${from} -->|"${e.label}"| ${e.to}`);
+  const first = plan.pointNodes[0];
+  const pairs = new Map<string, { from: string; to: string; labels: string[] }>();
+  for (const n of plan.file.nodes) {
+    const planned = first?.get(n.id) ? plan.nodes.get(first.get(n.id)!) : undefined;
+    for (const [port, ref] of Object.entries(n.inputs)) {
+      const [from, fromPort] = String(ref).split('.');
+      const out = fromPort ?? planned?.inputs[port]?.port;
+      const key = `${from}\u0000${n.id}`;
+      const pair = pairs.get(key) ?? { from, to: n.id, labels: [] };
+      pair.labels.push(out ? `${out} → ${port}` : port);
+      pairs.set(key, pair);
+    }
   }
+  for (const { from, to, labels } of pairs.values()) lines.push(`  ${from} -->|"${labels.join('<br/>')}"| ${to}`);
   return lines.join('\n');
 }

@@ -1,16 +1,20 @@
 // The `sieve` command line. This module declares the commands; what `run` does is imported with it
 // (a no-op rerun is the start-up that matters), what the others do only when they run.
 import pc from 'picocolors';
-import { SieveError, errorMessage } from '../runtime/errors.js';
+import { SieveError, ValidationError, errorMessage } from '../runtime/errors.js';
 import { SIEVE_VERSION } from '../version.js';
 import { runProgram, type CommandSpec, type OptionSpec, type ProgramSpec } from './args.js';
 import type { PlanFlags } from './context.js';
+import type { ShowFlags } from './inspect-commands.js';
+import type { ReportFlags } from './report-command.js';
+import type { ResultsFlags } from './results-view.js';
 import { CACHE_OPTION, DEFAULT_PIPELINE, type CacheFlags } from './defaults.js';
 import { runCommand, type RunFlags } from './run-command.js';
 import { sharingCommands } from './sharing-commands.js';
 
 const inspect = () => import('./inspect-commands.js');
 const storeCommands = () => import('./store-commands.js');
+const report = () => import('./report-command.js');
 const execTask = () => import('./exec-task-command.js');
 
 const PLAN_OPTIONS: OptionSpec[] = [
@@ -62,15 +66,57 @@ export function programSpec(): ProgramSpec {
       action: async (args, flags) => (await inspect()).dagCommand(pipelineArg(args), flags as PlanFlags & { mermaid?: boolean }),
     },
     {
-      name: 'show', args: ['<node>', '[pipeline]'], description: "shapes, dtypes and summary statistics of a node's outputs (from the lockfile)",
-      options: [...PLAN_OPTIONS, CACHE_OPTION, { name: 'point', value: '<id>', description: 'grid point (default: the first)' }, JSON_OPTION],
-      action: async (args, flags) =>
-        (await inspect()).showCommand(args[0] as string, args[1] as string | undefined, flags as PlanFlags & CacheFlags & { point?: string; json?: boolean }),
+      name: 'show', args: ['<node>', '[pipeline]'], description: "shapes, dtypes, statistics and object paths of a node's outputs (from the lockfile); --out writes one for NumPy/PyTorch",
+      options: [
+        ...PLAN_OPTIONS, CACHE_OPTION, { name: 'point', value: '<id>', description: 'grid point (default: the first that has the node)' }, JSON_OPTION,
+        { name: 'out', short: 'o', value: '<file>', description: 'write an output to FILE.npy, FILE.safetensors (tensors named by port) or FILE.json' },
+        { name: 'port', value: '<name>', description: 'the output to write with --out (default: the only one of its kind)' },
+      ],
+      action: async (args, flags) => (await inspect()).showCommand(args[0] as string, args[1] as string | undefined, flags as ShowFlags),
     },
     {
       name: 'results', args: ['[pipeline]'], description: 'a table of swept params × metrics across grid points (printed, and written as CSV and JSON)',
-      options: [...PLAN_OPTIONS, CACHE_OPTION, { name: 'out', short: 'o', value: '<dir>', default: 'results', description: 'where to write <name>.csv and <name>.json' }],
-      action: async (args, flags) => (await inspect()).resultsCommand(pipelineArg(args), flags as PlanFlags & CacheFlags & { out?: string }),
+      options: [
+        ...PLAN_OPTIONS, CACHE_OPTION,
+        { name: 'out', short: 'o', value: '<dir>', description: 'where to write <name>.csv and <name>.json (default: results/ at the project root)' },
+        { name: 'metric', short: 'm', value: '<name>', repeatable: true, description: 'metric column to show (full name, its last part, or a glob; repeatable)' },
+        { name: 'sort', value: '<metric>', description: 'order the points best first by this metric' },
+        { name: 'best', value: '<metric>', description: 'show only the best point by this metric' },
+        { name: 'filter', value: '<expr>', repeatable: true, description: "keep points where e.g. 'relabel.absorb>=0.8' (< <= > >= = !=; repeatable)" },
+        { name: 'over', value: '<axis>', description: 'mean ± std over a swept param (e.g. seed) for each remaining point' },
+        { name: 'latest', description: "only the points of the pipeline's last run" },
+        { name: 'json', description: 'print the table as JSON' },
+        { name: 'csv', description: 'print the table as CSV' },
+      ],
+      action: async (args, flags) => (await inspect()).resultsCommand(pipelineArg(args), flags as PlanFlags & CacheFlags & ResultsFlags),
+    },
+    {
+      name: 'runs', args: ['[pipeline]'], description: "the pipeline's past runs: time, status, points, nodes, duration, command line",
+      options: [...PLAN_OPTIONS, CACHE_OPTION, { name: 'limit', short: 'n', value: '<n>', description: 'how many of the latest runs (default 20; 0: all)' }, JSON_OPTION],
+      action: async (args, flags) => (await inspect()).runsCommand(pipelineArg(args), flags as PlanFlags & CacheFlags & { json?: boolean; limit?: string }),
+    },
+    {
+      name: 'report', args: ['[pipeline]'], description: 'one self-contained HTML page with plots of the results (works offline)',
+      options: [
+        ...PLAN_OPTIONS, CACHE_OPTION,
+        { name: 'output', short: 'o', value: '<file>', default: 'report.html', description: 'the HTML file to write' },
+        { name: 'metric', short: 'm', value: '<name>', repeatable: true, description: 'metric to plot (default: the varying ones; repeatable)' },
+        { name: 'over', value: '<axis>', description: 'plot means ± std over a swept param (e.g. seed)' },
+        { name: 'filter', value: '<expr>', repeatable: true, description: "only points where e.g. 'relabel.absorb>=0.8' (repeatable)" },
+        { name: 'point', value: '<id>', description: 'the point whose per-class plots and matrices are shown (default: the best)' },
+      ],
+      action: async (args, flags) => (await report()).reportCommand(pipelineArg(args), flags as ReportFlags),
+    },
+    {
+      name: 'logs', args: ['<node>', '[pipeline]'], description: "the log of a node's latest execution (a command node's stdout and stderr)",
+      options: [...PLAN_OPTIONS, CACHE_OPTION, { name: 'point', value: '<id>', description: 'grid point (default: the first)' }],
+      action: async (args, flags) =>
+        (await import('./logs-command.js')).logsCommand(args[0] as string, args[1] as string | undefined, flags as PlanFlags & CacheFlags & { point?: string }),
+    },
+    {
+      name: 'types', args: ['[type]'], description: 'node types with their input and output ports and params',
+      options: [{ name: 'plugin', value: '<module>', repeatable: true, description: 'also node types from a JavaScript module (repeatable)' }, JSON_OPTION],
+      action: async (args, flags) => (await import('./types-command.js')).typesCommand(args[0] as string | undefined, flags as { plugin?: string[]; json?: boolean }),
     },
     ...sharingCommands(async (flags) => (await storeCommands()).verifyCommand(flags)),
     {
@@ -95,6 +141,11 @@ export async function main(argv: string[]): Promise<number> {
     await runProgram(programSpec(), argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
+    if (argv.includes('--json')) {
+      // Scripts reading --json get the failure as JSON too: one line, with each located problem.
+      const problems = e instanceof ValidationError ? e.diagnostics : undefined;
+      process.stdout.write(`${JSON.stringify({ event: 'error', exitCode: e instanceof SieveError ? e.exitCode : 1, message: errorMessage(e), problems })}\n`);
+    }
     process.stderr.write(`${pc.red('error:')} ${errorMessage(e)}\n`);
     if (argv.includes('--debug') && e instanceof Error && !(e instanceof SieveError)) process.stderr.write(`${e.stack}\n`);
     return e instanceof SieveError ? e.exitCode : 1;

@@ -2,28 +2,27 @@
 // lockfile writer and the run record listening to one event stream; then print its metrics.
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
 import pc from 'picocolors';
 import { decodeArtifact } from '../runtime/artifact.js';
 import { UsageError } from '../runtime/errors.js';
-import type { RunListener } from '../runtime/events.js';
+import type { NodeRecord, RunListener } from '../runtime/events.js';
 import { execute } from '../runtime/executor.js';
 import { parseExecutorSpec, resolveExecutor, type ExecutorSpec } from '../runtime/executor-config.js';
 import { LockfileWriter, lockfilePath, lockfileTypes, readLockfile, type Lockfile } from '../runtime/lockfile.js';
 import type { Plan } from '../runtime/plan.js';
-import { collectResults, printableColumns, toCsv } from '../runtime/results.js';
 import { userConfigPath } from '../runtime/remotes/user-config-path.js';
+import { scalars } from '../runtime/results.js';
 import { RunRecordWriter } from '../runtime/run-record.js';
 import type { Runner } from '../runtime/runner.js';
 import { Store } from '../runtime/store.js';
+import { suggest } from '../runtime/suggest.js';
 import type { Json } from '../runtime/tensor.js';
 import { JsonReporter } from '../reporters/json.js';
 import { TerminalReporter } from '../reporters/terminal.js';
-import { textTable } from '../reporters/format.js';
 import { SIEVE_VERSION } from '../version.js';
 import { planPipeline, type PlanFlags } from './context.js';
 import { resolveCacheDir, type CacheFlags } from './defaults.js';
+import { printResults, writeResultsFiles } from './results-view.js';
 
 export interface RunFlags extends PlanFlags, CacheFlags {
   jobs?: string;
@@ -52,31 +51,22 @@ async function metricsTables(p: Plan, store: Store, lock: Lockfile): Promise<str
   return out;
 }
 
-/**
- * The results table of a grid: printed (columns that vary), and written as CSV and JSON. `lock` is
- * the pipeline's lockfile, read from its file when not given.
- */
-export async function printResults(p: Plan, store: Store, outDir: string | undefined, lock?: Lockfile): Promise<void> {
-  lock ??= await readLockfile(lockfilePath(p.file.path));
-  if (!lock) throw new UsageError(`no lockfile for ${p.file.path}: run the pipeline first`);
-  const table = await collectResults(lock, p.registry, store);
-  const dir = resolve(outDir ?? 'results');
-  await mkdir(dir, { recursive: true });
-  const base = join(dir, p.file.name);
-  await writeFile(`${base}.csv`, toCsv(table));
-  await writeFile(`${base}.json`, `${JSON.stringify(table, null, 1)}\n`);
-  const columns = printableColumns(table, table.paramColumns);
-  process.stdout.write(`${textTable(columns, table.rows.map((r) => columns.map((c) => asCell(r[c]))))}\n`);
-  if (columns.length < table.columns.length) {
-    process.stdout.write(pc.dim(`(${table.columns.length - columns.length} metric column(s) equal at every point are only in the files)\n`));
-  }
-  if (table.missing.length) process.stdout.write(pc.yellow(`no metrics yet for: ${table.missing.join(', ')}\n`));
-  process.stdout.write(pc.dim(`written ${base}.csv and ${base}.json\n`));
+/** $SIEVE_HEARTBEAT_S: seconds between the progress lines of a running node in a log (default 10). */
+function heartbeatMs(): number | undefined {
+  const s = Number(process.env.SIEVE_HEARTBEAT_S);
+  return process.env.SIEVE_HEARTBEAT_S && Number.isFinite(s) && s > 0 ? s * 1000 : undefined;
 }
 
-function asCell(v: Json | undefined): string | number | undefined {
-  if (v === undefined || v === null) return undefined;
-  return typeof v === 'number' || typeof v === 'string' ? v : JSON.stringify(v);
+/** The flat metrics (`name → number`) of a node's metric ports, if its type has any. */
+async function metricsOf(p: Plan, store: Store, record: NodeRecord): Promise<Record<string, Json> | undefined> {
+  const ports = p.registry.get(record.type)?.node.metrics ?? [];
+  let out: Record<string, Json> | undefined;
+  for (const port of ports) {
+    const ref = record.outputs[port];
+    const bytes = ref && (await store.read(ref).catch(() => undefined));
+    if (bytes) out = { ...out, ...scalars(decodeArtifact(ref, bytes) as Json) };
+  }
+  return out;
 }
 
 /** Runs the pipeline; `requireGrid` is `sweep`'s check that there is something to sweep. Returns the exit code. */
@@ -87,7 +77,10 @@ export async function runCommand(pipeline: string | undefined, flags: RunFlags, 
   const jobs = flags.jobs ? Number(flags.jobs) : p.file.jobs ?? availableParallelism();
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer, got ${flags.jobs}`);
   const unknown = (flags.only ?? []).filter((id) => !p.file.nodes.some((n) => n.id === id));
-  if (unknown.length) throw new UsageError(`--only names unknown node(s): ${unknown.join(', ')}`);
+  if (unknown.length) {
+    const ids = p.file.nodes.map((n) => n.id);
+    throw new UsageError(`--only names unknown node(s): ${unknown.map((id) => `${id}${suggest(id, ids)}`).join(', ')}`);
+  }
   const executor = resolveExecutor({
     flag: flags.executor,
     pipeline: p.file.executor ? parseExecutorSpec(p.file.executor, p.file.path) : undefined,
@@ -115,26 +108,33 @@ async function userExecutor(): Promise<ExecutorSpec | undefined> {
 /** Executes the plan with the run's listeners (the view, the lockfile, the run record), then prints its metrics. */
 export async function runWith(p: Plan, store: Store, flags: RunFlags, opts: { jobs: number; runner?: Runner }): Promise<number> {
   const lockPath = lockfilePath(p.file.path);
+  // A lockfile this Sieve cannot read stops the run before anything runs (and is never overwritten).
+  await readLockfile(lockPath);
   const lockWriter = new LockfileWriter(p, SIEVE_VERSION, lockPath);
   const listeners: RunListener[] = [
     flags.json
-      ? new JsonReporter(process.stdout)
+      ? new JsonReporter(process.stdout, { metricsOf: (record) => metricsOf(p, store, record) })
       : new TerminalReporter({
           out: process.stdout,
           // Loaded only for a terminal: it is the heaviest import of a no-op rerun.
           live: process.stdout.isTTY ? (await import('log-update')).createLogUpdate(process.stdout) : undefined,
+          size: () => ({ columns: process.stdout.columns, rows: process.stdout.rows }),
+          heartbeatMs: heartbeatMs(),
           verbose: Boolean(flags.verbose),
           pointCount: p.points.length,
         }),
     lockWriter,
-    new RunRecordWriter(p, store, lockPath),
+    new RunRecordWriter(p, store, lockPath, process.argv.slice(2)),
   ];
   const result = await execute(p, { store, jobs: opts.jobs, listeners, targets: flags.only, runner: opts.runner });
   // The lockfile this run wrote (or left as it was), rather than read again.
   const lock = lockWriter.lockfile;
-  if (!flags.json && lock) {
-    if (p.points.length > 1) await printResults(p, store, undefined, lock);
-    else for (const t of await metricsTables(p, store, lock)) process.stdout.write(`\n${t}\n`);
+  // results/<name>.* follow the lockfile after every run: every point, not only this run's.
+  if (lock && !flags.json && p.points.length > 1) await printResults(p, store, {}, lock);
+  else if (lock) {
+    if (!flags.json) for (const t of await metricsTables(p, store, lock)) process.stdout.write(`\n${t}\n`);
+    // A run that executed nothing changed no result (and a no-op rerun stays a few reads).
+    if (result.summary.counts.ran > 0) await writeResultsFiles(p, store, lock);
   }
   return result.summary.ok ? 0 : 1;
 }

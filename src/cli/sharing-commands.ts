@@ -23,7 +23,7 @@ export function sharingCommands(verifyLocal: (flags: { cache?: string; repair?: 
     {
       name: 'verify', args: [], description: 'hash every object in the cache (or on a remote with --remote) and report bad ones',
       options: [
-        { name: 'cache', value: '<dir>', description: 'cache directory (default: $SIEVE_CACHE or ./artifacts)' },
+        { name: 'cache', value: '<dir>', description: 'cache directory (default: $SIEVE_CACHE or artifacts/ at the project root)' },
         { name: 'repair', description: 'remove corrupt objects so the next run recomputes them' },
         { ...REMOTE, description: 'check a remote instead of the local cache' },
         { name: 'pipeline', value: '<file>', description: 'pipeline whose `remote:` to check (with --remote)' },
@@ -65,7 +65,7 @@ export function sharingCommands(verifyLocal: (flags: { cache?: string; repair?: 
       options: [
         { name: 'to', value: '<dir>', default: '.', description: 'where to write the pipeline and its lockfile' },
         { name: 'force', description: 'overwrite a different existing pipeline or lockfile' },
-        { name: 'cache', value: '<dir>', description: "cache directory (default: $SIEVE_CACHE, the bundled pipeline's `cache`, or ./artifacts)" },
+        { name: 'cache', value: '<dir>', description: "cache directory (default: $SIEVE_CACHE, the bundled pipeline's `cache`, or artifacts/ at the project root of --to)" },
       ],
       action: async (args, flags) => (await sharing()).importCommand(args[0] as string, flags as { to: string; force?: boolean; cache?: string }),
     },

@@ -1,7 +1,7 @@
 // Precomputed features (e.g. CLIP embeddings exported by another tool): a features array in an
 // .npy or .safetensors file, plus labels from a second .npy or a tensor inside the safetensors.
 import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { extname, resolve } from 'node:path';
 import { decodeSafetensors } from '../runtime/safetensors.js';
 import { tensor, type Tensor } from '../runtime/tensor.js';
 import { DatasetError } from './errors.js';
@@ -147,4 +147,46 @@ export async function readFeatures(opts: {
   }
   const strip = (s: FeatureSplitWithMeta): FeatureSplit => ({ features: s.features, labels: s.labels });
   return test ? { train: strip(train), test: strip(test), classes } : { train: strip(train), classes };
+}
+
+/**
+ * An extra array beside the features: `source` is an `.npy` file (resolved against `dir`) or the
+ * name of a tensor inside the train `.safetensors` file.
+ */
+export async function readNamedArray(source: string, dir: string, trainFile: string, what: string): Promise<Tensor> {
+  if (isNpy(source)) {
+    const path = resolve(dir, source);
+    const bytes = await readFile(path).catch((e: Error) => {
+      throw new DatasetError(`${what}: cannot read ${path}: ${e.message}`);
+    });
+    return decodeNpy(bytes, path);
+  }
+  if (!isSafetensors(trainFile)) {
+    throw new DatasetError(`${what}: "${source}" is not an .npy file, and the train features ${trainFile} are not a .safetensors file to hold a tensor of that name`);
+  }
+  const bytes = await readFile(trainFile).catch((e: Error) => {
+    throw new DatasetError(`${what}: cannot read ${trainFile}: ${e.message}`);
+  });
+  const { tensors } = decodeSafetensors(bytes);
+  const t = tensors[source];
+  if (!t) throw new DatasetError(`${what}: ${trainFile} has no tensor "${source}" (it has ${Object.keys(tensors).join(', ') || 'none'})`);
+  return t;
+}
+
+/** The local files the extra arrays read (those given as .npy). */
+export function namedArrayFiles(sources: readonly string[], dir: string): string[] {
+  return sources.filter(isNpy).map((s) => resolve(dir, s));
+}
+
+/**
+ * Class text features as float32 [K, P, D] (P prompts per class; a [K, D] array is read as P = 1),
+ * checked against K classes and the image features' dimension D.
+ */
+export function toTextFeatures(t: Tensor, numClasses: number, dim: number, name: string): Tensor<'float32'> {
+  const shape = t.shape.length === 2 ? [t.shape[0], 1, t.shape[1]] : [...t.shape];
+  if (shape.length !== 3) throw new DatasetError(`${name}: text features must be [K, P, D] or [K, D], got shape [${t.shape.join(', ')}]`);
+  if (shape[0] !== numClasses) throw new DatasetError(`${name}: text features have ${shape[0]} classes, the data has ${numClasses}`);
+  if (shape[2] !== dim) throw new DatasetError(`${name}: text features have dimension ${shape[2]}, the image features ${dim}`);
+  const flat = toFloat32Matrix({ ...t, shape: [shape[0] * shape[1], shape[2]] } as Tensor, name);
+  return tensor('float32', shape, flat.data);
 }

@@ -578,6 +578,8 @@ export function stratifiedFolds(labels: Int32Array, numClasses: number, folds: n
 export interface OutOfFoldOptions extends LogRegOptions {
   folds: number;
   seed: number;
+  /** Called after each fold's fit (progress reporting). */
+  onFold?: (done: number, total: number) => void;
 }
 
 export interface OutOfFoldResult {
@@ -603,6 +605,7 @@ export function outOfFoldProbs(
     fits.push({ iterations: fit.iterations, loss: fit.loss, gradNorm: fit.gradNorm, converged: fit.converged, stopReason: fit.stopReason });
     const p = predictProba(fit, gatherRows(features.data, d, test));
     for (let r = 0; r < test.length; r++) probs.set(p.subarray(r * numClasses, (r + 1) * numClasses), test[r] * numClasses);
+    opts.onFold?.(f + 1, opts.folds);
   }
   return { probs, fits };
 }
@@ -625,6 +628,8 @@ export interface LogisticProbabilitiesOptions extends LogRegOptions {
   folds: number;
   /** Seeds the fold assignment (unused when folds = 1). */
   seed: number;
+  /** Called after each out-of-fold fit (progress reporting). */
+  onFold?: (done: number, total: number) => void;
 }
 
 /** Probabilities [N, K] of a logistic regression on (features, labels): in-sample or out-of-fold. */

@@ -142,23 +142,39 @@ export default defineNode<CommandParams>({
       env[`SIEVE_OUT_${port.toUpperCase()}`] = path;
     }
     const line = substitute(ctx.params.run, values);
-    ctx.log(`$ ${line}`);
+    ctx.log(`$ ${line.trim()}`);
     const { execa } = await import('execa'); // lazily: declaring the node type must stay cheap
     const proc = execa(line, {
       shell: true, cwd: ctx.baseDir, env: { ...env, ...ctx.params.env }, reject: false, all: true,
       cancelSignal: ctx.signal, timeout: ctx.params.timeout_s ? ctx.params.timeout_s * 1000 : undefined,
     });
-    // A line "progress DONE/TOTAL" on stdout drives the progress bar.
-    proc.stdout?.on('data', (chunk: Buffer) => {
-      for (const l of chunk.toString('utf8').split('\n')) {
+    // Every line of stdout and stderr goes to the node's log (kept in the cache: `sieve logs`; live
+    // with -v); a line "progress DONE/TOTAL" on stdout drives the progress bar instead.
+    const follow = (stream: NodeJS.ReadableStream | null | undefined, prefix: string): void => {
+      let pending = '';
+      const line = (l: string): void => {
         const m = /^progress (\d+)\/(\d+)/.exec(l.trim());
-        if (m) ctx.progress(Number(m[1]), Number(m[2]));
-      }
-    });
+        if (m && !prefix) ctx.progress(Number(m[1]), Number(m[2]));
+        else ctx.log(`${prefix}${l}`);
+      };
+      stream?.on('data', (chunk: Buffer) => {
+        const parts = (pending + chunk.toString('utf8')).split('\n');
+        pending = parts.pop() ?? '';
+        for (const l of parts) line(l.replace(/\r$/, ''));
+      });
+      stream?.on('end', () => {
+        if (pending) line(pending);
+        pending = '';
+      });
+    };
+    follow(proc.stdout, '');
+    follow(proc.stderr, 'stderr: ');
     const result = await proc;
     if (result.failed) {
       const why = result.timedOut ? `timed out after ${ctx.params.timeout_s}s` : `exited with code ${result.exitCode ?? result.signal}`;
-      throw new CommandFailedError(`command ${why}: ${line}\n${tail(String(result.stderr || result.all || ''))}`);
+      throw new CommandFailedError(
+        `command ${why}: ${line.trim()}\n${tail(String(result.stderr || result.all || ''))}\nrerun it by hand: cd ${shellQuote(ctx.baseDir)} && ${line.trim()}`,
+      );
     }
     const outputs: Record<string, PortValue> = {};
     for (const [port, decl] of Object.entries(ctx.params.outputs)) outputs[port] = await readOutput(port, decl, values[`outputs.${port}`]);

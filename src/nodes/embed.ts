@@ -216,6 +216,9 @@ export default defineNode<EmbedParams>({
   description: 'Embeds images with CLIP (ONNX), standardised pixels or precomputed features; class prompts to text features.',
   paramsSchema: paramsSchema as unknown as Record<string, unknown>,
   ports: embedPorts,
+  // How the encoder runs, not what it computes: left out of the key (features equal to float
+  // rounding; a test checks threads and batch size).
+  executionOnly: ['threads', 'batch_size', 'provider'],
   // Compute work (a worker thread locally): onnxruntime-node's run and the pixels PCA are synchronous
   // CPU work of seconds, which would otherwise freeze the progress view.
   resources: { cpus: 1, memory: '4G' },

@@ -52,7 +52,7 @@ export function metricsTable(metrics: Record<string, Json>, perClass: Array<Reco
 
 export default defineNode<EvaluateParams>({
   type: 'evaluate',
-  version: '2',
+  version: '3',
   description: 'Measures test accuracy, ECE, per-class accuracy and confusion; selection precision/recall/F1; relabel accuracy; per-class counts.',
   paramsSchema: {
     type: 'object',
@@ -151,9 +151,11 @@ export default defineNode<EvaluateParams>({
           metrics.selection_noise = finite(q.noiseInSelection);
           const clean = Uint8Array.from(noisy, (y, i) => (selection[i] && y === truth[i] ? 1 : 0));
           const cleanKept = perClassCounts(noisy, K, clean);
+          const cleanAll = perClassCounts(noisy, K, Uint8Array.from(noisy, (y, i) => (y === truth[i] ? 1 : 0)));
           perClass.forEach((row, c) => {
             const kept = row.selected as number;
             row.selection_precision = kept > 0 ? cleanKept[c] / kept : null;
+            row.selection_recall = cleanAll[c] > 0 ? cleanKept[c] / cleanAll[c] : null;
           });
         }
         evaluated = true;

@@ -1,10 +1,11 @@
 // The `load` node: reads a data set (CIFAR, MNIST, an image folder, a manifest, precomputed
 // features) or simulates CLIP features, then optionally carves a held-out test split and
 // subsamples, both seeded and class-stratified. Every local file read joins the cache key.
-import { relative, resolve } from 'node:path';
+import { mkdir, symlink } from 'node:fs/promises';
+import { basename, join, relative, resolve } from 'node:path';
 import { cifarFiles, readCifar } from '../data/cifar.js';
 import { DatasetError } from '../data/errors.js';
-import { featureFiles, readFeatures, type FeatureFileSpec } from '../data/features.js';
+import { featureFiles, namedArrayFiles, readFeatures, readNamedArray, toLabels, toTextFeatures, type FeatureFileSpec } from '../data/features.js';
 import { listImageFolder, type FolderLayout } from '../data/image-folder.js';
 import { mnistFiles, readMnist } from '../data/idx.js';
 import { readManifest } from '../data/manifest.js';
@@ -24,6 +25,7 @@ export interface LoadParams {
   path?: string;
   url?: string;
   sha256?: string;
+  files?: Record<string, { url: string; sha256: string }>;
   label?: 'fine' | 'coarse';
   resize?: number;
   exif_orientation?: boolean;
@@ -33,6 +35,8 @@ export interface LoadParams {
   train_labels?: string;
   test_labels?: string;
   features_key?: string;
+  text_features?: string;
+  extra_labels?: Record<string, string>;
   num_classes?: number;
   dim?: number;
   train_per_class?: number;
@@ -68,11 +72,14 @@ const SOURCE_PARAMS: Record<string, readonly Source[]> = {
   resize: ['image-folder', 'manifest'],
   exif_orientation: ['image-folder', 'manifest'],
   classes: ['manifest', 'features'],
+  files: ['mnist', 'fashion-mnist'],
   train: ['features'],
   test: ['features'],
   train_labels: ['features'],
   test_labels: ['features'],
   features_key: ['features'],
+  text_features: ['features'],
+  extra_labels: ['features'],
   ...Object.fromEntries(SYNTHETIC_PARAMS.map((p) => [p, ['synthetic'] as const])),
   ...Object.fromEntries(SHARED_SYNTHETIC_PARAMS.map((p) => [p, ['synthetic', 'synthetic-prompts'] as const])),
   ...Object.fromEntries(PROMPT_SYNTHETIC_PARAMS.map((p) => [p, ['synthetic-prompts'] as const])),
@@ -91,6 +98,10 @@ function checkParams(p: LoadParams): void {
       throw new LoadParamError(`param "${param}" does not apply to source "${p.source}" (only to ${sources.join(', ')})`);
     }
   }
+  if (p.files !== undefined && p.url !== undefined) throw new LoadParamError('give either "files" or "url", not both');
+  for (const name of Object.keys(p.files ?? {})) {
+    if (basename(name) !== name || name === '.' || name === '..') throw new LoadParamError(`"files" keys are file names, not paths: "${name}"`);
+  }
   if (p.url !== undefined) {
     if (!URL_SOURCES.includes(p.source)) {
       throw new LoadParamError(`param "url" applies to single-archive sources (${URL_SOURCES.join(', ')}), not "${p.source}"; download the files and set "path"`);
@@ -104,8 +115,8 @@ function checkParams(p: LoadParams): void {
     if (p.path !== undefined) throw new LoadParamError(`source "${p.source}" reads no files; remove "path"`);
   } else if (p.source === 'features') {
     if (p.train === undefined) throw new LoadParamError('source "features" needs "train" (the train features file, .npy or .safetensors)');
-  } else if (p.path === undefined && p.url === undefined) {
-    throw new LoadParamError(`source "${p.source}" needs "path" (or "url")`);
+  } else if (p.path === undefined && p.url === undefined && p.files === undefined) {
+    throw new LoadParamError(`source "${p.source}" needs "path" (or ${p.source.includes('mnist') ? '"files"' : '"url"'})`);
   }
 }
 
@@ -125,7 +136,8 @@ function featureSpecs(p: LoadParams, baseDir: string): { train: FeatureFileSpec;
 
 /** The local files a load of `p` reads (none for synthetic data or downloads, whose sha256 is in the params). */
 async function localFiles(p: LoadParams, baseDir: string): Promise<string[]> {
-  if (p.source === 'synthetic' || p.source === 'synthetic-prompts' || p.url !== undefined) return [];
+  // Downloads, and files pinned by `files`, have their sha256 in the params already.
+  if (p.source === 'synthetic' || p.source === 'synthetic-prompts' || p.url !== undefined || p.files !== undefined) return [];
   const path = resolve(baseDir, p.path ?? '.');
   switch (p.source) {
     case 'cifar10':
@@ -144,7 +156,8 @@ async function localFiles(p: LoadParams, baseDir: string): Promise<string[]> {
     }
     case 'features': {
       const specs = featureSpecs(p, baseDir);
-      return [...featureFiles(specs.train), ...(specs.test ? featureFiles(specs.test) : [])];
+      const extra = namedArrayFiles([...(p.text_features ? [p.text_features] : []), ...Object.values(p.extra_labels ?? {})], path);
+      return [...featureFiles(specs.train), ...(specs.test ? featureFiles(specs.test) : []), ...extra];
     }
   }
 }
@@ -152,6 +165,8 @@ async function localFiles(p: LoadParams, baseDir: string): Promise<string[]> {
 interface Split {
   x: Tensor;
   labels: Int32Array;
+  /** Extra per-sample label arrays (features source), kept row for row with `x`. */
+  extra?: Record<string, Int32Array>;
 }
 interface Loaded {
   train: Split;
@@ -160,8 +175,40 @@ interface Loaded {
   textFeatures?: Tensor<'float32'>;
 }
 
+/**
+ * The folder holding `files`: `path` when given (each file checked against its sha256), else a
+ * scratch folder linking to the verified downloads.
+ */
+async function pinnedFiles(ctx: NodeContext<LoadParams>, files: NonNullable<LoadParams['files']>): Promise<string> {
+  const { downloadFile, sha256OfFile } = await import('../io/download.js');
+  if (ctx.params.path !== undefined) {
+    const dir = resolve(ctx.baseDir, ctx.params.path);
+    for (const [name, f] of Object.entries(files)) {
+      const local = join(dir, name);
+      const actual = await sha256OfFile(local).catch((e: NodeJS.ErrnoException) => {
+        throw new LoadParamError(`"files" names ${name}, but ${local} cannot be read (${e.code ?? e.message}); remove "path" to download it`);
+      });
+      if (actual !== f.sha256.toLowerCase()) throw new LoadParamError(`${local} has sha256 ${actual}, but "files" pins ${f.sha256}`);
+    }
+    ctx.log(`read ${Object.keys(files).length} pinned file(s) from ${dir}`);
+    return dir;
+  }
+  const dir = join(ctx.scratchDir, 'files');
+  await mkdir(dir, { recursive: true });
+  for (const [name, f] of Object.entries(files)) {
+    ctx.log(`downloading ${f.url}`);
+    const local = await downloadFile({
+      url: f.url, sha256: f.sha256, fileName: name, signal: ctx.signal,
+      onProgress: (received, total) => ctx.progress(received, total, `bytes of ${name}`),
+    });
+    await symlink(local, join(dir, name));
+  }
+  return dir;
+}
+
 async function dataPath(ctx: NodeContext<LoadParams>): Promise<string> {
   const p = ctx.params;
+  if (p.files !== undefined) return pinnedFiles(ctx, p.files);
   if (p.url === undefined) return resolve(ctx.baseDir, p.path ?? '.');
   const { downloadFile } = await import('../io/download.js');
   ctx.log(`downloading ${p.url}`);
@@ -238,9 +285,25 @@ async function loadSource(ctx: NodeContext<LoadParams>): Promise<Loaded> {
   }
   if (p.source === 'synthetic-prompts') return loadSyntheticPrompts(ctx);
   if (p.source === 'features') {
-    const ds = await readFeatures({ ...featureSpecs(p, ctx.baseDir), classes: p.classes });
+    const specs = featureSpecs(p, ctx.baseDir);
+    const ds = await readFeatures({ ...specs, classes: p.classes });
     const split = (s: { features: Tensor<'float32'>; labels: Int32Array }): Split => ({ x: s.features, labels: s.labels });
-    return { train: split(ds.train), test: ds.test ? split(ds.test) : undefined, classes: ds.classes };
+    const dir = resolve(ctx.baseDir, p.path ?? '.');
+    const train = split(ds.train);
+    const n = train.labels.length;
+    if (p.extra_labels) {
+      train.extra = {};
+      for (const [name, source] of Object.entries(p.extra_labels)) {
+        const labels = toLabels(await readNamedArray(source, dir, specs.train.file, `extra_labels.${name}`), `extra_labels.${name}`);
+        if (labels.length !== n) throw new DatasetError(`extra_labels.${name}: ${labels.length} labels, the train features have ${n} rows`);
+        for (const y of labels) if (y >= ds.classes.length) throw new DatasetError(`extra_labels.${name}: label ${y} but only ${ds.classes.length} classes`);
+        train.extra[name] = labels;
+      }
+    }
+    const textFeatures = p.text_features
+      ? toTextFeatures(await readNamedArray(p.text_features, dir, specs.train.file, 'text_features'), ds.classes.length, ds.train.features.shape[1], 'text_features')
+      : undefined;
+    return { train, test: ds.test ? split(ds.test) : undefined, classes: ds.classes, ...(textFeatures ? { textFeatures } : {}) };
   }
   const path = await dataPath(ctx);
   const fromImages = (ds: ImageDataset): Loaded => ({
@@ -263,7 +326,9 @@ async function loadSource(ctx: NodeContext<LoadParams>): Promise<Loaded> {
 }
 
 function take(split: Split, indices: Int32Array): Split {
-  return { x: takeRows(split.x, indices), labels: takeLabels(split.labels, indices) };
+  const out: Split = { x: takeRows(split.x, indices), labels: takeLabels(split.labels, indices) };
+  if (split.extra) out.extra = Object.fromEntries(Object.entries(split.extra).map(([k, v]) => [k, takeLabels(v, indices)]));
+  return out;
 }
 
 /** Applies `holdout`, then `max_train` / `max_test`. */
@@ -312,6 +377,13 @@ function outputPorts(p: LoadParams): Record<string, OutputPort> {
   if (p.source === 'synthetic' || p.source === 'synthetic-prompts') {
     features.text_features = { kind: 'tensor', dtype: 'float32', rank: 3, description: 'Class text embeddings [K, 1, D] (simulated; synthetic-prompts: of the handcrafted template)' };
   }
+  if (p.source === 'features' && p.text_features !== undefined) {
+    features.text_features = { kind: 'tensor', dtype: 'float32', rank: 3, description: 'Class text embeddings [K, P, D] (from text_features)' };
+  }
+  for (const name of Object.keys(p.extra_labels ?? {})) {
+    if (name in features) throw new LoadParamError(`extra_labels.${name}: "${name}" is already an output of load; choose another name`);
+    features[name] = { kind: 'tensor', dtype: 'int32', rank: 1, description: `Per-sample labels of the train split [N] (extra_labels.${name})` };
+  }
   return features;
 }
 
@@ -332,6 +404,14 @@ export default defineNode<LoadParams>({
       path: { type: 'string', minLength: 1, description: 'File or folder, relative to the pipeline: a CIFAR .tar.gz or folder, the idx folder, the image folder, the manifest, or the folder holding the features files.' },
       url: { type: 'string', minLength: 1, description: 'Download the CIFAR archive from here instead of reading path (needs sha256).' },
       sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'Expected sha256 of the file at url.' },
+      files: {
+        type: 'object', minProperties: 1,
+        description: 'mnist, fashion-mnist: the idx files by name, each with its url and sha256: downloaded once into the download cache and verified. With "path" too, they are read from that folder instead (checked against the same sha256; not part of the key).',
+        additionalProperties: {
+          type: 'object', additionalProperties: false, required: ['url', 'sha256'],
+          properties: { url: { type: 'string', minLength: 1 }, sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' } },
+        },
+      },
       label: { enum: ['fine', 'coarse'], description: 'cifar100: fine (100 classes, default) or coarse (20 super-classes) labels.' },
       resize: integer(
         1,
@@ -344,6 +424,14 @@ export default defineNode<LoadParams>({
       train_labels: { type: 'string', minLength: 1, description: 'features: train labels, an .npy file relative to path or a tensor name in the train .safetensors (default "labels").' },
       test_labels: { type: 'string', minLength: 1, description: 'features: test labels, as train_labels.' },
       features_key: { type: 'string', minLength: 1, description: 'features: name of the features tensor in a .safetensors file (default "features").' },
+      text_features: {
+        type: 'string', minLength: 1,
+        description: 'features: class text embeddings [K, P, D] (or [K, D]), an .npy file relative to path or a tensor name in the train .safetensors; output as text_features.',
+      },
+      extra_labels: {
+        type: 'object', propertyNames: { pattern: '^[a-z][a-z0-9_]*$' }, additionalProperties: { type: 'string', minLength: 1 },
+        description: 'features: more per-sample label arrays of the train split, e.g. {true_labels: true.npy}: each an .npy file relative to path or a tensor name in the train .safetensors, output under its name and kept row for row through holdout and max_train.',
+      },
       num_classes: integer(2, `synthetic, synthetic-prompts: number of classes K (default ${SYNTHETIC_DEFAULTS.num_classes}; synthetic-prompts: at most 47, DTD's names).`),
       dim: integer(2, `synthetic: feature dimension D (default ${SYNTHETIC_DEFAULTS.dim}).`),
       train_per_class: integer(1, `synthetic, synthetic-prompts: train samples per class (default ${SYNTHETIC_DEFAULTS.train_per_class}; synthetic-prompts ${PROMPT_SYNTHETIC_DEFAULTS.train_per_class}).`),
@@ -368,6 +456,8 @@ export default defineNode<LoadParams>({
     },
   },
   ports: (params) => ({ inputs: {}, outputs: outputPorts(params) }),
+  // Files pinned by sha256 are the same bytes wherever they are read from.
+  executionOnly: (params) => (params.files !== undefined ? ['path'] : []),
   resources: { cpus: 1, memory: '2G' },
   async fingerprint(ctx) {
     checkParams(ctx.params);
@@ -393,6 +483,7 @@ export default defineNode<LoadParams>({
       classes: data.classes,
     };
     if (data.textFeatures) out.text_features = data.textFeatures;
+    for (const [name, labels] of Object.entries(train.extra ?? {})) out[name] = tensor('int32', [labels.length], labels);
     return out;
   },
 });

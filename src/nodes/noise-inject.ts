@@ -25,16 +25,29 @@ function labelsOf(value: unknown): Int32Array {
   return t.data as Int32Array;
 }
 
-/** Turns validated params (and the optional inputs) into a noise spec, refusing contradictions. */
-export function noiseSpecOf(p: NoiseInjectParams, inputs: { features?: Tensor; zeroshotProbs?: Tensor }): NoiseSpec {
+/**
+ * Refuses contradictory params (those that need no input to judge); called at planning through
+ * `ports`, so a bad combination at one grid point is reported, with the point, before anything runs.
+ */
+export function checkNoiseParams(p: NoiseInjectParams): void {
   if (p.model !== 'asymmetric' && (p.map !== undefined || p.transition !== undefined)) {
     throw new NoiseParamError(`params "map" and "transition" only apply to model "asymmetric", not "${p.model}"`);
   }
   if (p.model === 'asymmetric' && p.transition !== undefined) {
     if (p.map !== undefined) throw new NoiseParamError('give either "map" or "transition" for model "asymmetric", not both');
     if (p.rate !== undefined) throw new NoiseParamError('param "rate" has no meaning with "transition": the matrix diagonal sets how often labels stay');
-    return { model: 'asymmetric', transition: p.transition };
+    return;
   }
+  if (p.rate === undefined) throw new NoiseParamError(`model "${p.model}" needs param "rate" (the noise rate in [0, 1])`);
+  if (p.model === 'asymmetric' && p.map === undefined) {
+    throw new NoiseParamError('model "asymmetric" needs param "map" (cifar10, cifar100 or {from: to}) or "transition"');
+  }
+}
+
+/** Turns validated params (and the optional inputs) into a noise spec, refusing contradictions. */
+export function noiseSpecOf(p: NoiseInjectParams, inputs: { features?: Tensor; zeroshotProbs?: Tensor }): NoiseSpec {
+  checkNoiseParams(p);
+  if (p.model === 'asymmetric' && p.transition !== undefined) return { model: 'asymmetric', transition: p.transition };
   if (p.rate === undefined) throw new NoiseParamError(`model "${p.model}" needs param "rate" (the noise rate in [0, 1])`);
   switch (p.model) {
     case 'symmetric':
@@ -81,6 +94,7 @@ export default defineNode<NoiseInjectParams>({
     },
   },
   ports: (params) => {
+    checkNoiseParams(params);
     const features: InputPort = { kind: 'tensor', dtype: 'float32', rank: 2, optional: params.model !== 'instance', description: 'Image features [N, D] (instance model)' };
     const probs: InputPort = { kind: 'tensor', dtype: 'float32', rank: 2, optional: params.model !== 'confusion', description: 'Zero-shot probabilities [N, K] (confusion model)' };
     return {

@@ -82,6 +82,7 @@ function ports(params: RelabelParams): Ports {
       train_mask: { kind: 'tensor', dtype: 'bool', rank: 1, description: 'Selection ∪ absorbed ∪ relabelled [N].' },
       relabelled: { kind: 'tensor', dtype: 'bool', rank: 1, description: 'Samples that got a new label [N].' },
       absorbed: { kind: 'tensor', dtype: 'bool', rank: 1, description: 'Unselected samples absorbed with their own label [N].' },
+      probs: { kind: 'tensor', dtype: 'float32', rank: 2, description: 'The probabilities MixFix used [N, K]: the "probs" input, or the logistic regression\'s predictions.' },
       report: { kind: 'json', description: 'Counts; absorbed/relabelled accuracy when true labels are connected.' },
     },
   };
@@ -170,6 +171,7 @@ function runMixfix(ctx: NodeContext<RelabelParams>): Record<string, Tensor | Jso
     train_mask: tensor('bool', [n], result.trainMask),
     relabelled: tensor('bool', [n], result.relabelled),
     absorbed: tensor('bool', [n], result.absorbed),
+    probs: tensor('float32', [n, K], probs),
     report,
   };
 }
@@ -206,7 +208,7 @@ function runEnsemble(ctx: NodeContext<RelabelParams>): Record<string, Tensor | J
 
 export default defineNode<RelabelParams>({
   type: 'relabel',
-  version: '1',
+  version: '2',
   description: 'Relabels noisy samples: MixFix (absorb and relabel from confident predictions) or Transductive CLIP ensemble labels (EMA of predictions).',
   paramsSchema,
   ports,

@@ -131,7 +131,8 @@ interface MethodOutput {
 
 /** Inputs and lazily computed probability sources shared by the methods of one run. */
 class SelectionContext {
-  private readonly cache = new Map<string, Float32Array>();
+  /** Probabilities computed so far, by source ("zeroshot", "logreg/<folds>"), in the order they were first used. */
+  readonly cache = new Map<string, Float32Array>();
   readonly logregFits: Record<string, Json> = {};
   readonly numClasses: number;
 
@@ -171,7 +172,9 @@ class SelectionContext {
       const p = this.params;
       const opts: LogRegOptions = { C: p.C, classWeight: p.class_weight, maxIter: p.max_iter, tol: p.tol };
       const started = Date.now();
-      const result: OutOfFoldResult = logisticProbabilities(this.features, this.labels, this.numClasses, { ...opts, folds, seed: this.seed });
+      const result: OutOfFoldResult = logisticProbabilities(this.features, this.labels, this.numClasses, {
+        ...opts, folds, seed: this.seed, onFold: (done, total) => this.ctx.progress(done, total, 'folds'),
+      });
       this.ctx.log(`logistic regression (${folds === 1 ? 'in-sample' : `${folds}-fold out-of-fold`}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       this.logregFits[key] = result.fits.map((f) => ({ ...f, loss: finite(f.loss), gradNorm: finite(f.gradNorm) }));
       probs = result.probs;
@@ -179,6 +182,13 @@ class SelectionContext {
     this.cache.set(key, probs);
     return probs;
   }
+}
+
+/** Probability matrices [N, K] stacked into [S, N, K]. */
+function stackProbs(all: readonly Float32Array[], n: number, k: number): Tensor<'float32'> {
+  const out = new Float32Array(all.length * n * k);
+  all.forEach((p, i) => out.set(p, i * n * k));
+  return tensor('float32', [all.length, n, k], out);
 }
 
 function givenProbability(probs: Float32Array, labels: Int32Array, k: number): Float32Array {
@@ -268,7 +278,7 @@ function qualityJson(mask: Uint8Array, noisy: Int32Array, truth: Int32Array): Js
 
 export default defineNode<SelectParams>({
   type: 'select',
-  version: '1',
+  version: '2',
   description: 'Selects the samples whose noisy labels look clean: CLIPCleaner, or a baseline (zero-shot/logreg agreement, small-loss, kNN, confident learning, feature distance), or several combined.',
   paramsSchema,
   ports: {
@@ -283,6 +293,10 @@ export default defineNode<SelectParams>({
       mask: { kind: 'tensor', dtype: 'bool', rank: 1, description: 'Selected samples [N].' },
       scores: { kind: 'tensor', dtype: 'float32', rank: 2, description: 'Sub-scores [N, S]; column names in report.score_columns.' },
       submasks: { kind: 'tensor', dtype: 'bool', rank: 2, description: 'Sub-masks [N, M]; column names in report.submask_columns.' },
+      probs: {
+        kind: 'tensor', dtype: 'float32', rank: 3,
+        description: 'The class probabilities the methods used [S, N, K], one per source (zero-shot, logistic regression with its folds); names in report.probs_sources (S = 0 when none was used).',
+      },
       report: { kind: 'json', description: 'Sizes, per-class counts, column names, solver details, and quality when true labels are connected.' },
     },
   },
@@ -360,6 +374,7 @@ export default defineNode<SelectParams>({
       submask_sizes: Object.fromEntries(maskCols.map((c) => [c.name, countTrue(c.mask)])),
       details: Object.fromEntries(outputs.map(({ method, out }) => [method, out.info])),
       logistic_regression: sc.logregFits,
+      probs_sources: [...sc.cache.keys()],
     };
     if (p.method === 'combine') report.combine = { mode: p.combine!.mode, min_votes: p.combine!.min_votes ?? null };
     if (trueLabels) {
@@ -374,6 +389,7 @@ export default defineNode<SelectParams>({
       mask: tensor('bool', [n], mask),
       scores: tensor('float32', [n, scoreCols.length], scores),
       submasks: tensor('bool', [n, maskCols.length], submasks),
+      probs: stackProbs([...sc.cache.values()], n, K),
       report,
     };
   },

@@ -9,6 +9,12 @@ export interface NodeRef {
   type: string;
   /** Ids of the grid points this instance belongs to. */
   points: string[];
+  /**
+   * What sets this instance apart in a sweep: the assignments its points share (e.g.
+   * "relabel.absorb=0.7" for an instance shared by the points of one absorb value); absent when it
+   * serves every point.
+   */
+  scope?: string;
 }
 
 export type NodeStatus = 'cached' | 'ran' | 'failed' | 'skipped';

@@ -7,7 +7,7 @@ import pLimit from 'p-limit';
 import { nowMs } from './clock.js';
 import { CorruptObjectError, errorMessage } from './errors.js';
 import { EventBus, type NodeRecord, type NodeRef, type NodeStatus, type RunListener, type RunSummary } from './events.js';
-import { FileHasher } from './hash.js';
+import { FileHasher, canonicalJson } from './hash.js';
 import { keyInstance, selectInstances, siteOf, type InstanceKey, type KeyMaterial } from './keys.js';
 import type { Plan, PlannedNode } from './plan.js';
 import type { ExternalDepRecord, ObjectRef, Store } from './store.js';
@@ -38,7 +38,14 @@ export interface RunResult {
 }
 
 export function nodeRef(plan: Plan, n: PlannedNode): NodeRef {
-  return { instanceId: n.instanceId, nodeId: n.nodeId, type: n.typeName, points: n.points.map((i) => plan.points[i].id) };
+  const ref: NodeRef = { instanceId: n.instanceId, nodeId: n.nodeId, type: n.typeName, points: n.points.map((i) => plan.points[i].id) };
+  if (n.points.length < plan.points.length) {
+    const [first, ...rest] = n.points.map((i) => plan.points[i]);
+    const shared = first.assignments.filter((a) => rest.every((p) => p.assignments.some((b) => b.path === a.path && canonicalJson(b.value) === canonicalJson(a.value))));
+    const id = (a: { path: string; value: unknown }) => `${a.path}=${typeof a.value === 'string' ? a.value : JSON.stringify(a.value)}`;
+    ref.scope = n.points.length === 1 ? first.id : shared.map(id).join(',') || undefined;
+  }
+  return ref;
 }
 
 export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResult> {
@@ -118,9 +125,16 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
         outputs: n.ports.outputs, cacheDir: store.root, baseDir: plan.file.baseDir,
         ...(environment ? { environment } : {}),
       };
+      // Every log line of the execution is also kept in the cache under its key (`sieve logs`).
+      const logLines: string[] = [];
+      const saveLog = (): Promise<void> =>
+        logLines.length ? store.writeLog(key, `${logLines.join('\n')}\n`).catch(() => undefined) : Promise.resolve();
       const hooks: TaskHooks = {
         progress: (done, total, unit) => bus.emit({ event: 'node-progress', node: ref, done, total, unit }),
-        log: (message) => bus.emit({ event: 'node-log', node: ref, message }),
+        log: (message) => {
+          logLines.push(message);
+          bus.emit({ event: 'node-log', node: ref, message });
+        },
         signal,
       };
       let tRun = 0;
@@ -138,7 +152,10 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
       try {
         result = await runLimited();
       } catch (e) {
-        if (!(e instanceof CorruptObjectError)) return fail(ref, t0, errorMessage(e), key);
+        if (!(e instanceof CorruptObjectError)) {
+          await saveLog();
+          return fail(ref, t0, errorMessage(e), key);
+        }
         // An input was corrupt (and has been removed): recompute its producer, then retry once.
         const bad = upstream.find(([, edge, o]) => o.record!.outputs[edge.port].hash === e.hash);
         if (!bad) return fail(ref, t0, errorMessage(e), key);
@@ -150,9 +167,11 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
         try {
           result = await runLimited();
         } catch (e2) {
+          await saveLog();
           return fail(ref, t0, errorMessage(e2), key);
         }
       }
+      await saveLog();
       // A runner that stored the action itself (a cluster job) hands it back as it is.
       const action = result.action ?? {
         key, type: n.typeName, version: n.registered.node.version, outputs: result.outputs, deps, notes: result.notes, durationMs: Math.round(nowMs() - tRun),

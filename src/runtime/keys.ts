@@ -1,12 +1,12 @@
 // Keys: what a node instance's cache key is computed from (type, implementation version, resolved
-// params, seed, the content hashes of its inputs, the hashes of the external files it reads, and
+// params but the execution-only ones, seed, the content hashes of its inputs, the hashes of the external files it reads, and
 // the key environment its node type resolves on the machine that runs it), and which instances a
 // run needs. The executor, `status`, a Slurm submission and `sieve exec-task` on a compute node
 // all key an instance here, so they agree on every key.
 import { relative } from 'node:path';
 import { errorMessage } from './errors.js';
 import { hashJson, type FileHasher } from './hash.js';
-import type { ExternalDep, NodeType } from './node-type.js';
+import { keyParams, type ExternalDep, type NodeType } from './node-type.js';
 import type { Plan, PlannedNode } from './plan.js';
 import type { ExternalDepRecord, Store } from './store.js';
 import type { Json } from './tensor.js';
@@ -75,7 +75,7 @@ export function materialOf(
   environment: Record<string, Json> | undefined,
 ): KeyMaterial {
   return {
-    type: site.typeName, version: site.node.version, params: site.params, seed: site.seed, inputs,
+    type: site.typeName, version: site.node.version, params: keyParams(site.node, site.params), seed: site.seed, inputs,
     deps: deps.map((d) => ({ name: d.name, sha256: d.sha256 })),
     ...(environment ? { environment } : {}),
   };

@@ -8,6 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import type { NodeRecord, RunEvent, RunListener } from './events.js';
 import type { Plan } from './plan.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { SieveError } from './errors.js';
 import type { Json } from './tensor.js';
 
 export const LOCKFILE_VERSION = 1;
@@ -28,8 +29,10 @@ export function lockfilePath(pipelinePath: string): string {
   return join(dirname(pipelinePath), `${basename(pipelinePath).replace(/\.ya?ml$/i, '')}.lock`);
 }
 
-export class LockfileError extends Error {
+/** A lockfile Sieve cannot read: never overwritten, and an invalid input (exit 2) for every command. */
+export class LockfileError extends SieveError {
   override name = 'LockfileError';
+  override readonly exitCode = 2;
 }
 
 export async function readLockfile(path: string): Promise<Lockfile | undefined> {
@@ -44,14 +47,25 @@ async function readLockfileText(path: string): Promise<{ lock: Lockfile; text: s
   } catch {
     return undefined;
   }
+  const refuse = (why: string): LockfileError =>
+    new LockfileError(
+      `cannot read the lockfile ${path}: ${why}. Sieve does not overwrite a lockfile it cannot read; ` +
+        'move it away (or delete it) and run again to write a new one',
+    );
   let data: Lockfile | null;
   try {
     data = JSON.parse(text) as Lockfile | null;
   } catch (e) {
-    throw new LockfileError(`${path} is not valid JSON: ${(e as Error).message}`);
+    if (text.trim() === '') throw refuse('it is empty');
+    throw refuse(
+      /^\s*[{[]/.test(text)
+        ? `it is not valid JSON (${(e as Error).message}); it may be truncated`
+        : `it is not JSON, perhaps the YAML format of an older Sieve (this one reads JSON lockfiles of version ${LOCKFILE_VERSION})`,
+    );
   }
-  if (!data || typeof data !== 'object' || data.version !== LOCKFILE_VERSION || typeof data.points !== 'object') {
-    throw new LockfileError(`${path} is not a Sieve lockfile of version ${LOCKFILE_VERSION}`);
+  if (!data || typeof data !== 'object' || data.version !== LOCKFILE_VERSION || typeof data.points !== 'object' || data.points === null) {
+    const v = data && typeof data === 'object' ? (data as { version?: unknown }).version : undefined;
+    throw refuse(v !== undefined && v !== LOCKFILE_VERSION ? `its format version is ${JSON.stringify(v)}, this Sieve reads version ${LOCKFILE_VERSION}` : `it is not a Sieve lockfile of version ${LOCKFILE_VERSION}`);
   }
   return { lock: data, text };
 }
@@ -81,9 +95,11 @@ export function lockfileObjects(lock: Lockfile): Set<string> {
 }
 
 /**
- * Listens to a run and rewrites the lockfile at its end: nodes that finished (ran or cached) get
- * their new record; nodes that did not keep their previous entry; points no longer in the
- * pipeline are dropped.
+ * Listens to a run and rewrites the lockfile at its end. Points accumulate: a point this run did not
+ * plan keeps its entry, so a `-p` run or a narrower grid never loses an earlier run's results; within
+ * a point the run planned, nodes that finished (ran or cached) get their new record, and nodes that
+ * did not keep their previous one. A point with no record at all is not written, and nothing is
+ * written where nothing would be recorded. A lockfile it cannot read is never overwritten.
  */
 export class LockfileWriter implements RunListener {
   private readonly finished = new Map<string, NodeRecord>();
@@ -108,9 +124,9 @@ export class LockfileWriter implements RunListener {
   }
 
   private async write(): Promise<void> {
-    const before = await readLockfileText(this.path).catch(() => undefined);
+    const before = await readLockfileText(this.path);
     const previous = before?.lock;
-    const points: Record<string, LockPoint> = {};
+    const points: Record<string, LockPoint> = { ...previous?.points };
     for (const [i, point] of this.plan.points.entries()) {
       const old = previous?.points[point.id]?.nodes ?? {};
       const nodes: Record<string, NodeRecord> = {};
@@ -118,9 +134,12 @@ export class LockfileWriter implements RunListener {
         const rec = this.finished.get(instanceId) ?? old[nodeId];
         if (rec) nodes[nodeId] = rec;
       }
-      points[point.id] = { assignments: Object.fromEntries(point.assignments.map((a) => [a.path, a.value])), nodes };
+      if (Object.keys(nodes).length > 0) {
+        points[point.id] = { assignments: Object.fromEntries(point.assignments.map((a) => [a.path, a.value])), nodes };
+      }
     }
     const lock: Lockfile = { version: LOCKFILE_VERSION, pipeline: this.plan.file.name, sieve: this.sieveVersion, points };
+    if (!before && Object.keys(points).length === 0) return;
     const text = serializeLockfile(lock);
     // Unchanged (a no-op run): left alone, so its modification time still says when results changed.
     if (text !== before?.text) await writeFileAtomic(this.path, text);

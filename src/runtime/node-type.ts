@@ -103,6 +103,13 @@ export interface NodeType<P = Record<string, unknown>> {
    * Node types without them (I/O-bound, or spawning processes) run on the main thread.
    */
   readonly resources?: ResourceHints;
+  /**
+   * Params that change how a node runs but never what it outputs (threads, batch size, an execution
+   * provider whose results are equal): left out of its key, so changing one is a cache hit. Top-level
+   * param names, or a function of the params when that depends on them (a file's location once its
+   * content is pinned by a checksum).
+   */
+  readonly executionOnly?: readonly string[] | ((params: P) => readonly string[]);
   /** Output ports whose JSON values are metrics collected by `sieve results`. */
   readonly metrics?: readonly string[];
   /** Files outside the cache the outputs depend on; their hashes join the key. */
@@ -125,6 +132,13 @@ export function defineNode<P>(node: NodeType<P>): NodeType<P> {
 /** Whether the local executor runs this node type in a worker thread (see `resources`). */
 export function runsInWorker(node: NodeType<never> | NodeType<Record<string, unknown>>): boolean {
   return node.resources !== undefined;
+}
+
+/** The params that make a node's key: all but its type's execution-only ones. */
+export function keyParams<P>(node: Pick<NodeType<P>, 'executionOnly'>, params: Record<string, Json>): Record<string, Json> {
+  const skip = typeof node.executionOnly === 'function' ? node.executionOnly(params as P) : node.executionOnly;
+  if (!skip?.length) return params;
+  return Object.fromEntries(Object.entries(params).filter(([k]) => !skip.includes(k)));
 }
 
 export function portsFor<P>(node: NodeType<P>, params: P, connected: ReadonlySet<string>): Ports {

@@ -86,8 +86,14 @@ export function parseAxisFlags(flags: readonly string[], flag: string, lookup: S
   return axes;
 }
 
-function formatValue(v: Json): string {
+/** A value as it appears in a point id. */
+export function pointValue(v: Json): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/** A point's id: its assignments as `path=value`, comma-separated; "default" without any. */
+export function pointId(assignments: readonly Assignment[]): string {
+  return assignments.length === 0 ? 'default' : assignments.map((a) => `${a.path}=${pointValue(a.value)}`).join(',');
 }
 
 /** Expands grid axes (cartesian) times zip rows (paired) into points, in a stable order. */
@@ -114,7 +120,7 @@ export function expandSweep(axes: SweepAxes, origin: { grid: string; zip: string
   }
   return rows.map((assignments, index) => ({
     index,
-    id: assignments.map((a) => `${a.path}=${formatValue(a.value)}`).join(','),
+    id: pointId(assignments),
     assignments,
   }));
 }
@@ -129,6 +135,18 @@ export function setPath(obj: Record<string, Json>, path: readonly string[], valu
   const child = copy[path[0]];
   const base = child !== null && typeof child === 'object' && !Array.isArray(child) ? child : {};
   copy[path[0]] = setPath(base, path.slice(1), value);
+  return copy;
+}
+
+/** Removes the param at a dotted sub-path (so its default applies); returns a copy. */
+export function unsetPath(obj: Record<string, Json>, path: readonly string[]): Record<string, Json> {
+  const copy: Record<string, Json> = { ...obj };
+  if (path.length === 1) {
+    delete copy[path[0]];
+    return copy;
+  }
+  const child = copy[path[0]];
+  if (child !== null && typeof child === 'object' && !Array.isArray(child)) copy[path[0]] = unsetPath(child, path.slice(1));
   return copy;
 }
 

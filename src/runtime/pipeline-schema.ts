@@ -17,7 +17,7 @@ export const pipelineDocumentSchema = {
     name: { type: 'string', minLength: 1, description: 'Name of the pipeline (used for run records and results).' },
     description: { type: 'string' },
     seed: { type: 'integer', minimum: 0, default: 0, description: 'Seed every node receives unless it sets its own.' },
-    cache: { type: 'string', description: 'Cache directory, relative to this file (default: ./artifacts where sieve runs).' },
+    cache: { type: 'string', description: 'Cache directory, relative to this file (default: artifacts/ at the project root: the nearest folder above this file holding .git or package.json, else beside this file).' },
     jobs: { type: 'integer', minimum: 1, description: 'Nodes run at once (default: number of CPUs).' },
     plugins: {
       type: 'array',

@@ -1,8 +1,8 @@
 // A plan: the pipeline's nodes for every grid point, validated, with params resolved and identical
 // instances merged across points. `loadPlan` takes it from the plan cache when it can and otherwise
 // plans (planner.ts: YAML, schemas, sweep), which is loaded only then.
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { UsageError } from './errors.js';
 import type { Ports } from './node-type.js';
 import type { GridPoint, SweepAxes } from './params.js';
@@ -10,6 +10,7 @@ import { peekCacheField, type LoadedPlugin, type PlanCache, type PlanInputs } fr
 import type { NodeRegistry, RegisteredNode } from './registry.js';
 import type { ResourceHints } from './resources.js';
 import type { SchemaValidator } from './schema.js';
+import { closest } from './suggest.js';
 import type { Json } from './tensor.js';
 
 export interface NodeDecl {
@@ -34,6 +35,8 @@ export interface PipelineFile {
   executor?: Record<string, Json>;
   nodes: NodeDecl[];
   sweep: SweepAxes;
+  /** What planning has to tell the user (e.g. a `-p` that replaced a sweep axis), one line each. */
+  notes?: string[];
 }
 
 export interface InputEdge {
@@ -86,13 +89,27 @@ export interface PlanOptions {
   planCache?: (declaredCache: string | undefined) => PlanCache;
 }
 
+/** ": did you mean x.yaml?" for a pipeline file name with a typo, among the YAML files beside it. */
+function suggestSibling(path: string): string {
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path)).filter((n) => /\.ya?ml$/i.test(n));
+  } catch {
+    return '';
+  }
+  const c = closest(basename(path), names);
+  return c ? ` (did you mean ${resolve(dirname(path), c)}?)` : '';
+}
+
 export async function loadPlan(pipelinePath: string, options: PlanOptions): Promise<Plan> {
   const path = resolve(pipelinePath);
   let text: string;
   try {
     text = readFileSync(path, 'utf8'); // small, and read before anything else can run: see Store.getAction
   } catch (e) {
-    throw new UsageError(`cannot read pipeline ${pipelinePath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UsageError(`no such pipeline file: ${pipelinePath}${suggestSibling(path)}`);
+    throw new UsageError(`cannot read pipeline ${pipelinePath}: ${code ?? (e as Error).message}`);
   }
   if (!options.planCache) return (await import('./planner.js')).planFromText(path, text, options);
   const inputs = planInputs(path, text, options);

@@ -7,7 +7,7 @@ import { ValidationError, type Diagnostic } from './errors.js';
 import { hashJson } from './hash.js';
 import { portsFor, type InputPort, type OutputPort, type Ports } from './node-type.js';
 import {
-  expandSweep, parseAxisFlags, parseOverrides, schemaAt, setPath,
+  expandSweep, parseAxisFlags, parseOverrides, pointId, pointValue, schemaAt, setPath, splitList, unsetPath,
   type Assignment, type GridPoint, type SweepAxes,
 } from './params.js';
 import { NODE_ID_PATTERN, pipelineDocumentSchema } from './pipeline-schema.js';
@@ -17,6 +17,7 @@ import type { PluginError } from './registry.js';
 import type { ResourceHints } from './resources.js';
 import { SchemaValidator, type Locate } from './schema.js';
 import { SourceDocument, type FieldPath } from './source.js';
+import { suggest } from './suggest.js';
 import type { Json } from './tensor.js';
 
 interface RawNode {
@@ -69,7 +70,7 @@ export async function planFromText(path: string, text: string, options: PlanOpti
   for (const [id, n] of Object.entries(rawNodes)) {
     if (!NODE_ID.test(id) || n === null || typeof n !== 'object' || typeof n.type !== 'string') continue;
     if (!registry.get(n.type)) {
-      diags.push(source.diagnostic(['nodes', id, 'type'], `unknown node type "${n.type}" (known: ${registry.types().join(', ')})`));
+      diags.push(source.diagnostic(['nodes', id, 'type'], `unknown node type "${n.type}"${suggest(n.type, registry.types())} (known: ${registry.types().join(', ')})`));
       continue;
     }
     decls.push({
@@ -105,9 +106,30 @@ export async function planFromText(path: string, text: string, options: PlanOpti
       checkAssignmentPath({ path: p, value: null, origin: fromFile ? `sweep.${kind}` : `--${kind}` }, knownIds, diags, source);
     }
   }
+  // Hydra's semantics: `-p` on a swept path replaces that axis with its one value (the points keep
+  // their other axes and their ids); every other `-p` is part of each point's id.
+  const replacedAxes: string[] = [];
+  const axisOverrides = new Map<string, Assignment>();
+  for (const a of overrides) {
+    for (const kind of ['grid', 'zip'] as const) {
+      const values = axes[kind][a.path];
+      if (!values) continue;
+      axes[kind][a.path] = values.map(() => a.value).slice(0, kind === 'grid' ? 1 : values.length);
+      axisOverrides.set(a.path, a);
+      replacedAxes.push(`-p ${a.path}=${pointValue(a.value)} replaces the ${kind} axis ${a.path} (${values.map(pointValue).join(', ')})`);
+    }
+  }
+  const pointOverrides = overrides.filter((a) => !axisOverrides.has(a.path));
   let points: GridPoint[];
   try {
     points = expandSweep(axes, { grid: 'sweep.grid', zip: 'sweep.zip' });
+    // Axes from --grid/--zip are located on the command line, not in the file's sweep section.
+    const flagOf = new Map<string, string>();
+    for (const kind of ['grid', 'zip'] as const) for (const f of options[kind] ?? []) flagOf.set(f.split('=')[0].trim(), `--${kind} ${f}`);
+    if (flagOf.size > 0) {
+      points = points.map((pt) => ({ ...pt, assignments: pt.assignments.map((a) => (flagOf.has(a.path) ? { ...a, origin: flagOf.get(a.path)! } : a)) }));
+    }
+    points = points.map((pt) => withOverrides(pt, pointOverrides, axisOverrides));
   } catch (e) {
     // Point at the flags when the axes came from the command line, else at the file's sweep section.
     const fromCli = (options.grid?.length ?? 0) + (options.zip?.length ?? 0) > 0;
@@ -116,7 +138,7 @@ export async function planFromText(path: string, text: string, options: PlanOpti
         ? { file: CLI, line: 0, column: 0, field: '--grid/--zip', message: (e as Error).message }
         : source.diagnostic(['sweep'], (e as Error).message, 'key'),
     );
-    points = [{ index: 0, id: 'default', assignments: [] }];
+    points = [withOverrides({ index: 0, id: 'default', assignments: [] }, pointOverrides, axisOverrides)];
   }
 
   const pipelineSeed = typeof raw.seed === 'number' ? raw.seed : 0;
@@ -128,16 +150,18 @@ export async function planFromText(path: string, text: string, options: PlanOpti
 
   // Per point: resolve params (validated, defaults filled) and ports.
   const resolved: { params: Map<string, Record<string, Json>>; seeds: Map<string, number>; ports: Map<string, Ports> }[] = [];
-  const seen = new Set<string>();
+  // A problem found at some points only is reported once, with the points named.
+  const found = new Map<string, { d: Diagnostic; points: string[] }>();
+  let current = '';
   const pushOnce = (d: Diagnostic): void => {
     const id = `${d.file}:${d.line}:${d.column}:${d.field}:${d.message}`;
-    if (!seen.has(id)) {
-      seen.add(id);
-      diags.push(d);
-    }
+    const entry = found.get(id) ?? { d, points: [] };
+    found.set(id, entry);
+    if (!entry.points.includes(current)) entry.points.push(current);
   };
   for (const point of points) {
-    const assignments = [...overrides, ...point.assignments];
+    current = point.id;
+    const assignments = point.assignments;
     const params = new Map<string, Record<string, Json>>();
     const seeds = new Map<string, number>();
     const ports = new Map<string, Ports>();
@@ -152,7 +176,8 @@ export async function planFromText(path: string, text: string, options: PlanOpti
         if (nodeId !== d.id || rest.length === 0) continue;
         if (rest.length === 1 && rest[0] === 'seed') seed = Number(a.value);
         else {
-          p = setPath(p, rest, a.value);
+          // null unsets the param (its default applies): a sweep can switch a param off for some points.
+          p = a.value === null ? unsetPath(p, rest) : setPath(p, rest, a.value);
           assigned.set(rest.join('.'), a);
         }
       }
@@ -168,7 +193,7 @@ export async function planFromText(path: string, text: string, options: PlanOpti
         }
         return locateInFile(fieldPath, at);
       };
-      const paramDiags = validator.validate(reg.node.paramsSchema, p, ['nodes', d.id, 'params'], locate);
+      const paramDiags = validator.validate(reg.node.paramsSchema, p, ['nodes', d.id, 'params'], locate).map((diag) => gridHint(diag, assigned));
       paramDiags.forEach(pushOnce);
       params.set(d.id, p);
       seeds.set(d.id, seed);
@@ -182,6 +207,13 @@ export async function planFromText(path: string, text: string, options: PlanOpti
     }
     for (const d of decls) checkInputs(d, ports, knownIds, source, pushOnce);
     resolved.push({ params, seeds, ports });
+  }
+  for (const { d, points: at } of found.values()) {
+    if (at.length === points.length) diags.push(d);
+    else {
+      const names = at.slice(0, 3).join('; ') + (at.length > 3 ? `; and ${at.length - 3} more` : '');
+      diags.push({ ...d, message: `${d.message} (at grid point${at.length > 1 ? 's' : ''} ${names})` });
+    }
   }
   if (diags.length > 0) {
     diags.sort((a, b) => (a.file === b.file ? a.line - b.line || a.column - b.column : a.file === CLI ? 1 : -1));
@@ -239,11 +271,20 @@ export async function planFromText(path: string, text: string, options: PlanOpti
     executor: isPlainObject(raw.executor) ? (raw.executor as Record<string, Json>) : undefined,
     nodes: decls,
     sweep: axes,
+    ...(replacedAxes.length > 0 ? { notes: replacedAxes } : {}),
   };
   return {
     file, points, nodes: ordered, pointNodes, registry, plugins,
     sweptPaths: [...Object.keys(axes.grid), ...Object.keys(axes.zip)],
   };
+}
+
+/** A sweep point with the command line's `-p` assignments: axis replacements in place, the others first (by path). */
+function withOverrides(pt: GridPoint, others: readonly Assignment[], axisOverrides: ReadonlyMap<string, Assignment>): GridPoint {
+  const last = new Map(others.map((a) => [a.path, a]));
+  const fixed = [...last.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const assignments = [...fixed, ...pt.assignments.map((a) => (axisOverrides.has(a.path) ? { ...a, origin: axisOverrides.get(a.path)!.origin } : a))];
+  return { index: pt.index, id: pointId(assignments), assignments };
 }
 
 function isPlainObject(x: unknown): boolean {
@@ -255,11 +296,23 @@ function readSweep(sweep: unknown): SweepAxes {
   return { grid: isPlainObject(s.grid) ? { ...s.grid } : {}, zip: isPlainObject(s.zip) ? { ...s.zip } : {} };
 }
 
+/** A `-p` value with commas that failed its type was meant as several values: say to use --grid. */
+function gridHint(d: Diagnostic, assigned: ReadonlyMap<string, Assignment>): Diagnostic {
+  for (const a of assigned.values()) {
+    if (!a.origin.startsWith('-p ') || !d.field.includes(`(from ${a.origin})`)) continue;
+    const raw = a.origin.slice(3).split('=').slice(1).join('=');
+    if (splitList(raw).length > 1 && typeof a.value === 'string') {
+      return { ...d, message: `${d.message}; to run several values, use --grid ${a.origin.slice(3)}` };
+    }
+  }
+  return d;
+}
+
 function checkAssignmentPath(a: Assignment, knownIds: Set<string>, diags: Diagnostic[], source: SourceDocument): void {
   if (a.path === 'seed') return;
   const [nodeId, ...rest] = a.path.split('.');
   const problem = !knownIds.has(nodeId)
-    ? `no node "${nodeId}" in this pipeline (nodes: ${[...knownIds].join(', ')})`
+    ? `no node "${nodeId}" in this pipeline${suggest(nodeId, knownIds)} (nodes: ${[...knownIds].join(', ')})`
     : rest.length === 0
       ? 'expected <node>.<param>, e.g. relabel.absorb'
       : undefined;
@@ -308,12 +361,12 @@ function checkInputs(
     const at: FieldPath = ['nodes', d.id, 'inputs', port];
     const want = mine.inputs[port];
     if (!want) {
-      report(source.diagnostic(at, `unknown input "${port}" for ${d.type} (inputs: ${Object.keys(mine.inputs).join(', ') || 'none'})`, 'key'));
+      report(source.diagnostic(at, `unknown input "${port}" for ${d.type}${suggest(port, Object.keys(mine.inputs))} (inputs: ${Object.keys(mine.inputs).join(', ') || 'none'})`, 'key'));
       continue;
     }
     const [from, fromPort] = String(ref).split('.');
     if (!knownIds.has(from)) {
-      report(source.diagnostic(at, `"${ref}" names no node in this pipeline (nodes: ${[...knownIds].join(', ')})`));
+      report(source.diagnostic(at, `"${ref}" names no node in this pipeline${suggest(from, knownIds)} (nodes: ${[...knownIds].join(', ')})`));
       continue;
     }
     // A node with an invalid declaration has no ports; its own error is reported already.
@@ -327,7 +380,7 @@ function checkInputs(
     }
     const have = theirs.outputs[portName];
     if (!have) {
-      report(source.diagnostic(at, `node "${from}" has no output "${portName}" (outputs: ${outs.join(', ')})`));
+      report(source.diagnostic(at, `node "${from}" has no output "${portName}"${suggest(portName, outs)} (outputs: ${outs.join(', ')})`));
       continue;
     }
     if (!portsCompatible(want, have)) {

@@ -16,6 +16,19 @@ export interface RunRecord {
   nodes: { nodeId: string; points: string[]; status: NodeStatus; ms: number; key?: string; outputs?: NodeRecord['outputs']; error?: string }[];
 }
 
+/** One line of a pipeline's run history (`sieve runs`). */
+export interface RunHistoryEntry {
+  runId: string;
+  time: string;
+  /** The command line, as typed (arguments after `sieve`). */
+  command: string[];
+  /** The grid points this run planned. */
+  points: string[];
+  status: 'ok' | 'failed';
+  counts: RunSummary['counts'];
+  ms: number;
+}
+
 export function runRecordId(pipelinePath: string): string {
   return sha256(pipelinePath).slice(0, 16);
 }
@@ -28,6 +41,7 @@ export class RunRecordWriter implements RunListener {
     private readonly plan: Plan,
     private readonly store: Store,
     private readonly lockfile: string,
+    private readonly command: readonly string[] = [],
   ) {}
 
   onEvent(e: RunEvent): Promise<void> | void {
@@ -43,7 +57,15 @@ export class RunRecordWriter implements RunListener {
         pipeline: this.plan.file.name, file: this.plan.file.path, lockfile: this.lockfile,
         runId: e.summary.runId, time: this.time, summary: e.summary, nodes: this.nodes,
       };
-      return this.store.writeRunRecord(runRecordId(this.plan.file.path), record as unknown as Json);
+      const history: RunHistoryEntry = {
+        runId: e.summary.runId, time: this.time, command: [...this.command], points: this.plan.points.map((p) => p.id),
+        status: e.summary.ok ? 'ok' : 'failed', counts: e.summary.counts, ms: Math.round(e.summary.ms),
+      };
+      const id = runRecordId(this.plan.file.path);
+      return Promise.all([
+        this.store.writeRunRecord(id, record as unknown as Json),
+        this.store.appendRunHistory(id, history as unknown as Json),
+      ]).then(() => undefined);
     }
   }
 }

@@ -2,6 +2,7 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { Diagnostic } from './errors.js';
 import type { FieldPath } from './source.js';
+import { suggest } from './suggest.js';
 
 /** Where a field came from, so an error can point at the file line or the command-line flag. */
 export type Locate = (path: FieldPath, at: 'key' | 'value') => Omit<Diagnostic, 'message'>;
@@ -78,7 +79,7 @@ function toDiagnostic(e: ErrorObject, data: unknown, base: FieldPath, locate: Lo
       const name = String(p.additionalProperty);
       const schemaProps = Object.keys((e.parentSchema as { properties?: object })?.properties ?? {});
       const known = schemaProps.length ? ` (known: ${schemaProps.join(', ')})` : '';
-      return { ...locate([...path, name], 'key'), message: `unknown field "${name}"${known}` };
+      return { ...locate([...path, name], 'key'), message: `unknown field "${name}"${suggest(name, schemaProps)}${known}` };
     }
     case 'required':
       return { ...locate(path, 'key'), message: `missing required field "${String(p.missingProperty)}"` };

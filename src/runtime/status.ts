@@ -4,8 +4,10 @@
 import { compareObjects, describeComparison } from './compare.js';
 import { computeKey, fingerprintNode, materialOf, nodeEnvironment } from './keys.js';
 import type { NodeRecord } from './events.js';
+import { keyParams } from './node-type.js';
 import { FileHasher } from './hash.js';
 import type { Lockfile } from './lockfile.js';
+import { pointId } from './params.js';
 import type { Plan, PlannedNode } from './plan.js';
 import type { ObjectRef, Store } from './store.js';
 import type { Json } from './tensor.js';
@@ -47,7 +49,8 @@ export async function pipelineStatus(plan: Plan, store: Store, lock: Lockfile | 
 async function nodeState(
   n: PlannedNode, plan: Plan, store: Store, hasher: FileHasher, known: Map<string, Known>, lock: Lockfile | undefined,
 ): Promise<Known> {
-  const locked = lockEntry(plan, n, lock);
+  const entry = lockEntry(plan, n, lock);
+  const locked = entry?.rec;
   const inputs: Record<string, string> = {};
   const staleInputs: string[] = [];
   for (const [port, edge] of Object.entries(n.inputs)) {
@@ -68,7 +71,7 @@ async function nodeState(
   const key = computeKey(materialOf({ node: n.registered.node, typeName: n.typeName, params: n.params, seed: n.seed }, inputs, deps, environment));
   const action = store.getAction(key);
   if (action && Object.values(action.outputs).every((r) => store.hasIntact(r))) {
-    const reasons = locked && locked.key !== key
+    const reasons = locked && entry.exact && locked.key !== key
       ? ['cached, but the lockfile records another key (run to update it)', ...paramReasons, ...(await compareWithLock(store, action.outputs, locked))]
       : [];
     return { state: 'up-to-date', outputs: action.outputs, key, reasons };
@@ -116,12 +119,23 @@ async function compareWithLock(store: Store, outputs: Record<string, ObjectRef>,
   return out;
 }
 
-function lockEntry(plan: Plan, n: PlannedNode, lock: Lockfile | undefined): NodeRecord | undefined {
+/**
+ * What the lockfile recorded for this node: at one of its points; else, as a baseline to diff
+ * against, at that point without the command line's `-p` assignments (the run before the `-p`);
+ * else at any point.
+ */
+function lockEntry(plan: Plan, n: PlannedNode, lock: Lockfile | undefined): { rec: NodeRecord; exact: boolean } | undefined {
   if (!lock) return undefined;
   for (const i of n.points) {
     const rec = lock.points[plan.points[i].id]?.nodes[n.nodeId];
-    if (rec) return rec;
+    if (rec) return { rec, exact: true };
   }
+  for (const i of n.points) {
+    const base = pointId(plan.points[i].assignments.filter((a) => !a.origin.startsWith('-p')));
+    const rec = lock.points[base]?.nodes[n.nodeId];
+    if (rec) return { rec, exact: false };
+  }
+  for (const point of Object.values(lock.points)) if (point.nodes[n.nodeId]) return { rec: point.nodes[n.nodeId], exact: false };
   return undefined;
 }
 
@@ -130,8 +144,9 @@ function diffRecord(n: PlannedNode, locked: NodeRecord): string[] {
   if (locked.type !== n.typeName) out.push(`type ${locked.type} → ${n.typeName}`);
   else if (locked.version !== n.registered.node.version) out.push(`implementation version ${locked.version} → ${n.registered.node.version}`);
   if (locked.seed !== n.seed) out.push(`seed ${locked.seed} → ${n.seed}`);
-  const before = flatten(locked.params);
-  const after = flatten(n.params);
+  // Execution-only params (threads, batch size) never make a node stale.
+  const before = flatten(keyParams(n.registered.node, locked.params));
+  const after = flatten(keyParams(n.registered.node, n.params));
   for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
     if (before[k] !== after[k]) out.push(`param ${k}: ${before[k] ?? '(unset)'} → ${after[k] ?? '(unset)'}`);
   }

@@ -2,12 +2,13 @@
 //   objects/<2 hex>/<62 hex>   immutable blobs named by their sha256
 //   actions/<2 hex>/<key>.json the outputs a node key produced (written after all its objects)
 //   runs/<id>.json             the latest run record of each pipeline (gc roots, `results`)
+//   runs/history/<id>.jsonl    one line per run of each pipeline (`sieve runs`, `results --latest`)
 //   state/                     memos: external files' hashes, plans (see plan-cache.ts)
 //   tmp/                       temp files; everything becomes visible only through rename
 // Renames within one filesystem are atomic, so a killed process never leaves a partial object, and
 // two processes writing the same object write the same bytes: last rename wins, both are right.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorruptObjectError } from './errors.js';
@@ -83,6 +84,20 @@ export class Store {
     return join(this.actionsDir, key.slice(0, 2), `${key}.json`);
   }
 
+  /** The log of the latest execution under `key` (its log lines: a command's stdout and stderr). */
+  logPath(key: string): string {
+    if (!HEX64.test(key)) throw new RangeError(`not a sha256 hex key: ${key}`);
+    return join(this.root, 'logs', key.slice(0, 2), `${key}.log`);
+  }
+
+  async writeLog(key: string, text: string): Promise<void> {
+    await this.writeAtomic(this.logPath(key), text);
+  }
+
+  async readLog(key: string): Promise<string | undefined> {
+    return readFile(this.logPath(key), 'utf8').catch(() => undefined);
+  }
+
   /** Writes `bytes` to `dest` through a temp file and a rename. */
   async writeAtomic(dest: string, bytes: Uint8Array | string): Promise<void> {
     await this.init();
@@ -125,11 +140,28 @@ export class Store {
   /** Reads an object and checks size and content hash; a bad object is removed and reported. */
   async read(ref: { hash: string; size: number }): Promise<Uint8Array> {
     const path = this.objectPath(ref.hash);
-    let bytes: Buffer;
+    return this.verified(ref, path, await readFile(path).catch((e: Error) => e));
+  }
+
+  /**
+   * `read`, synchronously: for many small objects read one after another (the metrics of every
+   * grid point), where a thread-pool round trip per file costs more than the read.
+   */
+  readSync(ref: { hash: string; size: number }): Uint8Array {
+    const path = this.objectPath(ref.hash);
+    let bytes: Buffer | Error;
     try {
-      bytes = await readFile(path);
+      bytes = readFileSync(path);
     } catch (e) {
-      throw new CorruptObjectError(ref.hash, path, `missing (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+      bytes = e as Error;
+    }
+    return this.verified(ref, path, bytes);
+  }
+
+  /** The bytes read for `ref` when their size and hash match; otherwise the object is removed and reported. */
+  private verified(ref: { hash: string; size: number }, path: string, bytes: Buffer | Error): Uint8Array {
+    if (bytes instanceof Error) {
+      throw new CorruptObjectError(ref.hash, path, `missing (${(bytes as NodeJS.ErrnoException).code ?? 'unreadable'})`);
     }
     const reason =
       bytes.byteLength !== ref.size
@@ -138,7 +170,7 @@ export class Store {
           ? 'content does not match its hash'
           : undefined;
     if (reason) {
-      await rm(path, { force: true });
+      rmSync(path, { force: true });
       throw new CorruptObjectError(ref.hash, path, reason);
     }
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -220,6 +252,28 @@ export class Store {
       }
       throw e;
     }
+  }
+
+  /** Appends one line to a pipeline's run history (O_APPEND: concurrent runs do not interleave a line). */
+  async appendRunHistory(id: string, entry: Json): Promise<void> {
+    await this.init();
+    mkdirSync(join(this.runsDir, 'history'), { recursive: true });
+    appendFileSync(join(this.runsDir, 'history', `${id}.jsonl`), `${JSON.stringify(entry)}\n`);
+  }
+
+  /** A pipeline's run history, oldest first (lines that do not parse, from a crash mid-write, are skipped). */
+  async readRunHistory(id: string): Promise<Json[]> {
+    const text = await readFile(join(this.runsDir, 'history', `${id}.jsonl`), 'utf8').catch(() => '');
+    const out: Json[] = [];
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        out.push(JSON.parse(line) as Json);
+      } catch {
+        // a partial last line
+      }
+    }
+    return out;
   }
 
   async listRunRecords(): Promise<Json[]> {

@@ -1,6 +1,6 @@
 // Running one node: read its inputs from the store (verifying them), call the implementation, encode
 // and store its outputs. The same function runs on the main thread or inside a worker thread.
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { decodeArtifact, encodeArtifact } from './artifact.js';
 import type { NodeType, OutputPort, PortValue } from './node-type.js';
 import type { ObjectRef } from './store.js';
@@ -42,6 +42,7 @@ export async function runTask(node: NodeType<Record<string, unknown>>, req: Task
   for (const [port, ref] of Object.entries(req.inputs)) inputs[port] = decodeArtifact(ref, await store.read(ref));
   const scratchDir = await store.makeScratchDir();
   const notes: Record<string, Json> = {};
+  let failed = false;
   try {
     const values = await node.run({
       nodeId: req.nodeId,
@@ -69,7 +70,13 @@ export async function runTask(node: NodeType<Record<string, unknown>>, req: Task
       outputs[port] = { hash, size, kind: enc.kind, ...(enc.dtype ? { dtype: enc.dtype, shape: enc.shape } : {}) };
     }
     return { outputs, notes };
+  } catch (e) {
+    // A failed node's scratch folder (a command's input files, its partial outputs) is kept for a
+    // look or a rerun by hand; `sieve gc` removes it after an hour.
+    failed = (await readdir(scratchDir).catch(() => [])).length > 0;
+    if (failed && e instanceof Error) e.message += `\nscratch folder kept: ${scratchDir}`;
+    throw e;
   } finally {
-    await rm(scratchDir, { recursive: true, force: true });
+    if (!failed) await rm(scratchDir, { recursive: true, force: true });
   }
 }

@@ -1,9 +1,10 @@
 // The `sieve` command line end to end, as a child process on the compiled build: run (cache hits,
 // --json, failures, -p typing), status, gc, dag and show.
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { lockfilePath } from '../../src/runtime/lockfile.js';
 import {
   PLUGINS_LINE, assertCliBuilt, clearLog, executionCounts, jsonLines, linearPipeline, lockfileOf, makeTempDir,
   objectFiles, removeTempDirs, runCli, statusesFromJson, writePipeline,
@@ -71,7 +72,8 @@ describe('sieve run', () => {
     const t = await setup();
     const r = await t.sieve('run', t.pipeline, '--cache', t.cache, '-p', 'src.value=3', '-p', 'scaled.label=123', '-p', 'scaled.factor=0.5');
     expect(r.exitCode).toBe(0);
-    const nodes = (await lockfileOf(t.pipeline)).points.default.nodes;
+    // Every -p is part of the point's id (sorted by path).
+    const nodes = (await lockfileOf(t.pipeline)).points['scaled.factor=0.5,scaled.label=123,src.value=3'].nodes;
     expect(nodes.src.params.value).toBe(3);
     expect(nodes.scaled.params.label).toBe('123');
     expect(nodes.scaled.params.factor).toBe(0.5);
@@ -189,9 +191,14 @@ describe('sieve gc', () => {
     const t = await setup();
     expect((await t.sieve('run', t.pipeline, '--cache', t.cache)).exitCode).toBe(0);
     expect((await t.sieve('run', t.pipeline, '--cache', t.cache, '-p', 'scaled.factor=5')).exitCode).toBe(0);
-    // src's output is shared; the factor-3 outputs of scaled and m are now unreferenced.
+    // The lockfile keeps both points; src's output is shared.
     const before = (await objectFiles(t.cache)).map((o) => o.hash).sort();
     expect(before).toHaveLength(5);
+    expect((await t.sieve('gc', '--cache', t.cache, '--dry-run')).stdout).toMatch(/^would remove 0 object\(s\)/);
+    // Dropping the first run's point from the lockfile leaves its scaled and m outputs unreferenced.
+    const lock = JSON.parse(await readFile(lockfilePath(t.pipeline), 'utf8')) as { points: Record<string, unknown> };
+    delete lock.points.default;
+    await writeFile(lockfilePath(t.pipeline), JSON.stringify(lock));
 
     const dry = await t.sieve('gc', '--cache', t.cache, '--dry-run');
     expect(dry.exitCode).toBe(0);
@@ -241,10 +248,21 @@ describe('sieve dag and show', () => {
     const edges = lines.filter((l) => l.includes('-->')).sort();
     expect(edges).toEqual([
       '  left -->|"y → a"| both',
-      '  right -->|"b"| both',
+      '  right -->|"y → b"| both',
+      '  src -->|"x → x"| left',
       '  src -->|"x → x"| right',
-      '  src -->|"x"| left',
     ]);
+  });
+
+  it('dag --mermaid draws one edge per pair of nodes, with every port pair as its label', async () => {
+    const t = await setup([
+      'name: pairs', PLUGINS_LINE, 'nodes:',
+      '  src: { type: test-source }',
+      '  twice: { type: test-add, inputs: { a: src, b: src.x } }',
+      '',
+    ].join('\n'));
+    const r = await t.sieve('dag', t.pipeline, '--mermaid');
+    expect(r.stdout.split('\n').filter((l) => l.includes('-->'))).toEqual(['  src -->|"x → a<br/>x → b"| twice']);
   });
 
   it('show prints dtype, shape and statistics of a node output', async () => {
@@ -253,7 +271,7 @@ describe('sieve dag and show', () => {
     // left = 2 * [1, 2, 3, 4] = [2, 4, 6, 8]: mean 5, population std sqrt(5).
     const r = await t.sieve('show', 'left', t.pipeline, '--cache', t.cache);
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toMatch(/^left \(test-scale v1\) key [0-9a-f]{12}, ran in /);
+    expect(r.stdout).toMatch(/^left \(test-scale v1\) at point default, key [0-9a-f]{12}, ran in /);
     expect(r.stdout).toMatch(/ {2}y: float32 \[4\], 88 B, [0-9a-f]{12}\n/);
     expect(r.stdout).toContain('min 2.000  max 8.000  mean 5.000  std 2.236');
 

@@ -1,12 +1,14 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES, CIFAR10_CLASSES } from '../../src/data/cifar-classes.js';
 import { cifarFiles, decodeCifarRecords, readCifar } from '../../src/data/cifar.js';
 import { DatasetError } from '../../src/data/errors.js';
+import { removeTemp, tempDir } from '../helpers/temp.js';
+
+afterAll(removeTemp);
 
 /** A record whose pixel (r, c) has R = seed + r, G = seed + c, B = seed + r + c (mod 256). */
 function record(labels: number[], seed: number): Uint8Array {
@@ -92,7 +94,7 @@ describe('decodeCifarRecords', () => {
 });
 
 describe('readCifar (CIFAR-10)', () => {
-  const root = mkdtempSync(join(tmpdir(), 'sieve-cifar10-'));
+  const root = tempDir('sieve-cifar10-');
   writeDir(join(root, 'cifar-10-batches-bin'), cifar10Files());
 
   const check = (ds: Awaited<ReturnType<typeof readCifar>>): void => {
@@ -120,7 +122,7 @@ describe('readCifar (CIFAR-10)', () => {
   });
 
   it('says what is missing', async () => {
-    const empty = mkdtempSync(join(tmpdir(), 'sieve-cifar-empty-'));
+    const empty = tempDir('sieve-cifar-empty-');
     await expect(readCifar('cifar10', empty)).rejects.toThrow(/data_batch_1\.bin/);
     const partial = join(root, 'partial.tar.gz');
     const files = cifar10Files();
@@ -132,7 +134,7 @@ describe('readCifar (CIFAR-10)', () => {
 });
 
 describe('readCifar (CIFAR-100)', () => {
-  const root = mkdtempSync(join(tmpdir(), 'sieve-cifar100-'));
+  const root = tempDir('sieve-cifar100-');
   writeDir(join(root, 'cifar-100-binary'), cifar100Files());
 
   it('offers fine and coarse labels', async () => {
@@ -156,7 +158,7 @@ describe('readCifar (CIFAR-100)', () => {
   });
 
   it('falls back to the standard names when the names file is absent', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sieve-cifar100-nonames-'));
+    const dir = tempDir('sieve-cifar100-nonames-');
     const files = cifar100Files();
     delete files['fine_label_names.txt'];
     writeDir(dir, files);

@@ -1,13 +1,15 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { featureFiles, readFeatures, readFeatureSplit, toFloat32Matrix, toLabels } from '../../src/data/features.js';
 import { encodeNpy } from '../../src/data/npy.js';
 import { encodeSafetensors } from '../../src/runtime/safetensors.js';
 import { tensor } from '../../src/runtime/tensor.js';
+import { removeTemp, tempDir } from '../helpers/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'sieve-features-'));
+afterAll(removeTemp);
+
+const dir = tempDir('sieve-features-');
 const feats = tensor('float64', [3, 2], Float64Array.from([0.5, 1, -1, 2, 3, 0.25]));
 const labels = tensor('int64', [3], BigInt64Array.from([2n, 0n, 1n]));
 writeFileSync(join(dir, 'train.npy'), encodeNpy(feats));

@@ -1,10 +1,12 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { decodeIdx, FASHION_MNIST_CLASSES, mnistFiles, readMnist } from '../../src/data/idx.js';
+import { removeTemp, tempDir } from '../helpers/temp.js';
+
+afterAll(removeTemp);
 
 const MNIST_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/data/mnist');
 
@@ -40,7 +42,7 @@ describe('decodeIdx', () => {
 
 describe('readMnist on tiny files', () => {
   it('reads both splits, gzipped or not, with the dotted names too', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sieve-idx-'));
+    const dir = tempDir('sieve-idx-');
     const images = Uint8Array.from({ length: 3 * 28 * 28 }, (_, i) => i % 251);
     writeFileSync(join(dir, 'train-images-idx3-ubyte.gz'), gzipSync(idx([3, 28, 28], images)));
     writeFileSync(join(dir, 'train-labels-idx1-ubyte'), idx([3], Uint8Array.from([9, 0, 4])));
@@ -56,11 +58,11 @@ describe('readMnist on tiny files', () => {
   });
 
   it('refuses a labels/images count mismatch and a lone images file', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sieve-idx-bad-'));
+    const dir = tempDir('sieve-idx-bad-');
     writeFileSync(join(dir, 'train-images-idx3-ubyte'), idx([2, 28, 28], new Uint8Array(2 * 784)));
     writeFileSync(join(dir, 'train-labels-idx1-ubyte'), idx([3], new Uint8Array(3)));
     await expect(readMnist('mnist', dir)).rejects.toThrow(/3 labels.*2 images/);
-    const lone = mkdtempSync(join(tmpdir(), 'sieve-idx-lone-'));
+    const lone = tempDir('sieve-idx-lone-');
     writeFileSync(join(lone, 't10k-images-idx3-ubyte'), idx([1, 28, 28], new Uint8Array(784)));
     await expect(readMnist('mnist', lone)).rejects.toThrow(/t10k images but not the matching labels/);
   });

@@ -1,22 +1,14 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listImageFolder } from '../../src/data/image-folder.js';
 import { decodeImage, decodeImages } from '../../src/data/images.js';
+import { removeTemp, tempDir } from '../helpers/temp.js';
+
+afterAll(removeTemp);
 
 type Rgb = [number, number, number];
-
-const temps: string[] = [];
-afterAll(() => {
-  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
-});
-function mkdtemp(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  temps.push(dir);
-  return dir;
-}
 
 async function solid(file: string, colour: Rgb, width = 16, height = 16): Promise<void> {
   const img = sharp({ create: { width, height, channels: 3, background: { r: colour[0], g: colour[1], b: colour[2] } } });
@@ -43,7 +35,7 @@ function expectClose(actual: number[], expected: number[], tol: number): void {
 
 describe('decodeImage', () => {
   it('keeps the size by default; resizes the shorter side and centre-crops with resize', async () => {
-    const dir = mkdtemp('sieve-img-');
+    const dir = tempDir('sieve-img-');
     await bands(join(dir, 'bands.png'));
     const own = await decodeImage(join(dir, 'bands.png'));
     expect([own.width, own.height, own.data.length]).toEqual([60, 20, 60 * 20 * 3]);
@@ -56,7 +48,7 @@ describe('decodeImage', () => {
   });
 
   it('turns greyscale and RGBA into 3 channels', async () => {
-    const dir = mkdtemp('sieve-img-grey-');
+    const dir = tempDir('sieve-img-grey-');
     await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 90, g: 90, b: 90 } } }).greyscale().png().toFile(join(dir, 'g.png'));
     await sharp({ create: { width: 8, height: 8, channels: 4, background: { r: 10, g: 20, b: 30, alpha: 0.5 } } }).png().toFile(join(dir, 'a.png'));
     const grey = (await decodeImage(join(dir, 'g.png'), { resize: 4 })).data;
@@ -66,7 +58,7 @@ describe('decodeImage', () => {
   });
 
   it('names the file it cannot decode', async () => {
-    const dir = mkdtemp('sieve-img-bad-');
+    const dir = tempDir('sieve-img-bad-');
     writeFileSync(join(dir, 'broken.png'), 'not an image');
     await expect(decodeImage(join(dir, 'broken.png'), { resize: 4 })).rejects.toThrow(/broken\.png/);
   });
@@ -76,7 +68,7 @@ describe('image folder', () => {
   const colours: Record<string, Rgb> = { cat: [200, 30, 30], dog: [30, 200, 30], bird: [30, 30, 200] };
 
   it('lists sorted classes and decodes PNG, JPEG and WebP in order', async () => {
-    const root = mkdtemp('sieve-folder-');
+    const root = tempDir('sieve-folder-');
     const formats = ['png', 'jpg', 'webp'];
     for (const [name, colour] of Object.entries(colours)) {
       mkdirSync(join(root, name, 'nested'), { recursive: true });
@@ -101,7 +93,7 @@ describe('image folder', () => {
   });
 
   it('recognises train/ and test/ split folders', async () => {
-    const root = mkdtemp('sieve-folder-split-');
+    const root = tempDir('sieve-folder-split-');
     for (const split of ['train', 'test']) {
       for (const name of ['b', 'a']) {
         mkdirSync(join(root, split, name), { recursive: true });
@@ -117,18 +109,18 @@ describe('image folder', () => {
   });
 
   it('refuses test classes unknown to train, and folders without classes', async () => {
-    const root = mkdtemp('sieve-folder-bad-');
+    const root = tempDir('sieve-folder-bad-');
     mkdirSync(join(root, 'train', 'a'), { recursive: true });
     mkdirSync(join(root, 'val', 'zebra'), { recursive: true });
     await solid(join(root, 'train', 'a', 'x.png'), [0, 0, 0]);
     await expect(listImageFolder(root)).rejects.toThrow(/zebra/);
-    const flat = mkdtemp('sieve-folder-flat-');
+    const flat = tempDir('sieve-folder-flat-');
     await solid(join(flat, 'x.png'), [0, 0, 0]);
     await expect(listImageFolder(flat)).rejects.toThrow(/no class sub-folders/);
   });
 
   it('stops on abort', async () => {
-    const root = mkdtemp('sieve-folder-abort-');
+    const root = tempDir('sieve-folder-abort-');
     await solid(join(root, 'x.png'), [0, 0, 0]);
     const controller = new AbortController();
     controller.abort();

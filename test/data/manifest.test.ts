@@ -1,8 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseCsv, parseManifest, readManifest, resolveManifest } from '../../src/data/manifest.js';
+import { removeTemp, tempDir } from '../helpers/temp.js';
+
+afterAll(removeTemp);
 
 describe('parseCsv', () => {
   it('handles quotes, embedded commas, newlines, doubled quotes, CRLF and a BOM', () => {
@@ -82,7 +84,7 @@ describe('resolveManifest', () => {
   });
 
   it('reads a manifest file from disk', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sieve-manifest-'));
+    const dir = tempDir('sieve-manifest-');
     writeFileSync(join(dir, 'list.jsonl'), '{"path":"imgs/a.png","label":"cat"}\n{"path":"imgs/b.png","label":"dog","split":"test"}\n');
     const layout = await readManifest(join(dir, 'list.jsonl'));
     expect(layout.train.files).toEqual([join(dir, 'imgs/a.png')]);

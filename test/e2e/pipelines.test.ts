@@ -18,12 +18,14 @@ const haveTokenizer = existsSync(join(TOKENIZER, 'tokenizer.json'));
 
 afterAll(removeTempDirs);
 
-async function metricsOf(pipeline: string, store: Store, node: string, point = 'default'): Promise<Record<string, Json>> {
+/** A node's metrics at a point of the lockfile (default: its only point; `-p` overrides are part of point ids). */
+async function metricsOf(pipeline: string, store: Store, node: string, point?: string): Promise<Record<string, Json>> {
   return (await outputOf(pipeline, store, node, 'metrics', point)) as Record<string, Json>;
 }
 
-async function outputOf(pipeline: string, store: Store, node: string, port: string, point = 'default'): Promise<Json> {
-  const ref = (await lockfileOf(pipeline)).points[point].nodes[node].outputs[port];
+async function outputOf(pipeline: string, store: Store, node: string, port: string, point?: string): Promise<Json> {
+  const lock = await lockfileOf(pipeline);
+  const ref = lock.points[point ?? Object.keys(lock.points)[0]].nodes[node].outputs[port];
   return decodeArtifact(ref, await store.read(ref)) as Json;
 }
 

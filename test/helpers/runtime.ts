@@ -3,8 +3,7 @@
 // test node types append to) and cache inspection.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
@@ -15,6 +14,7 @@ import { LockfileWriter, lockfilePath, readLockfile, type Lockfile } from '../..
 import { loadPlan, type Plan } from '../../src/runtime/plan.js';
 import { RunRecordWriter } from '../../src/runtime/run-record.js';
 import { Store, type ActionRecord } from '../../src/runtime/store.js';
+import { removeTemp, tempDir } from './temp.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The test-only node types (test-source, test-scale, ...), loaded as a plugin. */
@@ -32,17 +32,13 @@ export function assertCliBuilt(): void {
   }
 }
 
-const tempDirs: string[] = [];
-
 export async function makeTempDir(prefix = 'sieve-test-'): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
+  return tempDir(prefix);
 }
 
-/** Removes every directory `makeTempDir` created in this test file (call from afterAll/afterEach). */
+/** Removes every directory `makeTempDir` (or `tempDir`) created in this test file (call from afterAll/afterEach). */
 export async function removeTempDirs(): Promise<void> {
-  await Promise.all(tempDirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  removeTemp();
 }
 
 /** Writes a pipeline file and returns its absolute path. */

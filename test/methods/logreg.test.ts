@@ -269,8 +269,10 @@ describe('folds and out-of-fold probabilities', () => {
 
   it('predicts each fold with the model trained on the other folds', () => {
     const { x, y } = clusters(90, 6, 3, 10, 1.5);
-    const oof = outOfFoldProbs(x, y, 3, { folds: 3, seed: 4 });
+    const reported: string[] = [];
+    const oof = outOfFoldProbs(x, y, 3, { folds: 3, seed: 4, onFold: (done, total) => reported.push(`${done}/${total}`) });
     expect(oof.fits).toHaveLength(3);
+    expect(reported).toEqual(['1/3', '2/3', '3/3']);
     const folds = stratifiedFolds(y, 3, 3, 4);
     const train = [...y.keys()].filter((i) => folds[i] !== 1);
     const test = [...y.keys()].filter((i) => folds[i] === 1);

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import embed, { type EmbedParams } from '../../src/nodes/embed.js';
-import { portsFor, runsInWorker, type FingerprintContext, type NodeContext, type PortValue } from '../../src/runtime/node-type.js';
+import { computeKey } from '../../src/runtime/keys.js';
+import { keyParams, portsFor, runsInWorker, type FingerprintContext, type NodeContext, type PortValue } from '../../src/runtime/node-type.js';
 import { tensor, type Json, type Tensor } from '../../src/runtime/tensor.js';
 import { createRng } from '../../src/methods/rng.js';
 import { writeTinyClipModel } from '../helpers/onnx-models.js';
@@ -155,6 +156,23 @@ describe('embed (clip) end to end through onnxruntime', () => {
     const fa = asTensor(a.features).data;
     expect(Buffer.compare(Buffer.from(fa.buffer), Buffer.from(asTensor(b.features).data.buffer))).toBe(0);
     expect(maxAbsDiff(fa, asTensor(whole.features).data)).toBeLessThan(1e-6);
+  });
+
+  it('threads, batch_size and provider are execution-only: the same key, and the same features', async () => {
+    expect(embed.executionOnly).toEqual(['threads', 'batch_size', 'provider']);
+    const inputs = { images: images(9, 32, 32, 3, 5) };
+    const one = { model: { dir: 'tiny-clip' }, batch_size: 2, threads: 1, provider: 'cpu' } as const;
+    const other = { model: { dir: 'tiny-clip' }, batch_size: 64, threads: 2, provider: 'auto' } as const;
+    const material = (p: Partial<EmbedParams>) => ({
+      type: 'embed', version: embed.version, seed: 0, inputs: {}, deps: [],
+      params: keyParams(embed, { ...DEFAULTS, ...p } as unknown as Record<string, Json>),
+    });
+    expect(computeKey(material(one))).toBe(computeKey(material(other)));
+    expect(computeKey(material({ ...one, variant: 'fp16' }))).not.toBe(computeKey(material(one)));
+    const a = asTensor((await embed.run((await context(one, inputs)).ctx)).features).data;
+    // (Run on the CPU provider: 'auto' would first try to load CUDA, noisily, where there is none.)
+    const b = asTensor((await embed.run((await context({ ...other, provider: 'cpu' }, inputs)).ctx)).features).data;
+    expect(maxAbsDiff(a, b)).toBeLessThan(1e-6);
   });
 
   it('loads each variant (fp32, fp16, int8) through the same path', async () => {

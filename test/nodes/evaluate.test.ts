@@ -52,6 +52,9 @@ describe('evaluate node', () => {
     expect(m.train_label_accuracy).toBe(0.6);
     const perClass = m.per_class as Array<Record<string, Json>>;
     expect(perClass[0]).toMatchObject({ class: 'neg', test_samples: 2, test_accuracy: 1, given: 3, selected: 1, selection_precision: 1 });
+    // Per-class selection recall: clean samples of the class kept / clean samples of the class (0: 1 of 0, 3, 5; 1: sample 1).
+    expect(perClass[0].selection_recall as number).toBeCloseTo(1 / 3, 12);
+    expect(perClass[1].selection_recall).toBe(1);
     expect(perClass[1]).toMatchObject({ class: 'pos', given: 3, selected: 2, selection_precision: 0.5 });
     const table = m.table as string;
     expect(table).toMatch(/test_accuracy\s+0\.7500/);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,8 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/data/npy.js';
 import load, { type LoadParams } from '../../src/nodes/load.js';
 import type { FingerprintContext, NodeContext, PortValue } from '../../src/runtime/node-type.js';
-import { portsFor, runsInWorker } from '../../src/runtime/node-type.js';
-import { tensor, type Tensor } from '../../src/runtime/tensor.js';
+import { keyParams, portsFor, runsInWorker } from '../../src/runtime/node-type.js';
+import { computeKey } from '../../src/runtime/keys.js';
+import { tensor, type Json, type Tensor } from '../../src/runtime/tensor.js';
+import { removeTemp, tempDir } from '../helpers/temp.js';
+
+afterAll(removeTemp);
 
 const MNIST_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/data/mnist');
 
@@ -24,8 +28,8 @@ function ctxFor(params: Partial<LoadParams>, baseDir: string, seed = 1, progress
     seed,
     inputs: {},
     baseDir,
-    cacheDir: mkdtempSync(join(tmpdir(), 'sieve-cache-')),
-    scratchDir: mkdtempSync(join(tmpdir(), 'sieve-scratch-')),
+    cacheDir: tempDir('sieve-cache-'),
+    scratchDir: tempDir('sieve-scratch-'),
     signal: new AbortController().signal,
     progress: (done, total) => progress.push([done, total]),
     log: () => undefined,
@@ -116,11 +120,11 @@ describe('load: synthetic', () => {
 });
 
 describe('load: CIFAR-10', () => {
-  const base = mkdtempSync(join(tmpdir(), 'sieve-load-cifar-'));
+  const base = tempDir('sieve-load-cifar-');
   let server: ReturnType<typeof createServer>;
   let archive: Buffer;
   let url = '';
-  const downloadDir = mkdtempSync(join(tmpdir(), 'sieve-downloads-'));
+  const downloadDir = tempDir('sieve-downloads-');
   const savedEnv = process.env.SIEVE_DOWNLOAD_DIR;
 
   beforeAll(async () => {
@@ -174,6 +178,72 @@ describe('load: CIFAR-10', () => {
   });
 });
 
+/** A gzipped idx file: uint8 data of `shape` (idx3 images or idx1 labels). */
+function idxGz(shape: number[], data: Uint8Array): Buffer {
+  const header = Buffer.alloc(4 + 4 * shape.length);
+  header.writeUInt32BE(0x0800 + shape.length, 0);
+  shape.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
+  return gzipSync(Buffer.concat([header, Buffer.from(data)]));
+}
+
+describe('load: MNIST files pinned by url and sha256', () => {
+  const n = 20;
+  const files: Record<string, Buffer> = {
+    't10k-images-idx3-ubyte.gz': idxGz([n, 28, 28], Uint8Array.from({ length: n * 784 }, (_, i) => (i * 7) % 256)),
+    't10k-labels-idx1-ubyte.gz': idxGz([n], Uint8Array.from({ length: n }, (_, i) => i % 10)),
+  };
+  const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+  let base = '';
+  let server: ReturnType<typeof createServer>;
+  let pinned: Record<string, { url: string; sha256: string }> = {};
+  const savedEnv = process.env.SIEVE_DOWNLOAD_DIR;
+
+  beforeAll(async () => {
+    base = tempDir('sieve-load-pinned-');
+    mkdirSync(join(base, 'local'));
+    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(base, 'local', name), bytes);
+    server = createServer((req, res) => {
+      const body = files[(req.url ?? '').slice(1)];
+      if (body) res.writeHead(200, { 'content-length': body.length }).end(body);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
+    const port = (server.address() as AddressInfo).port;
+    pinned = Object.fromEntries(Object.entries(files).map(([name, b]) => [name, { url: `http://127.0.0.1:${port}/${name}`, sha256: sha(b) }]));
+    process.env.SIEVE_DOWNLOAD_DIR = join(base, 'downloads');
+  });
+  afterAll(async () => {
+    server.close();
+    if (savedEnv === undefined) delete process.env.SIEVE_DOWNLOAD_DIR;
+    else process.env.SIEVE_DOWNLOAD_DIR = savedEnv;
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  it('downloads and verifies them; a local path override gives the same outputs under the same key', async () => {
+    const ctx = ctxFor({ source: 'mnist', files: pinned, holdout: 0.5 }, base);
+    const downloaded = await load.run(ctx);
+    expect(asTensor(downloaded.train_images).shape).toEqual([10, 28, 28, 1]);
+    for (const [name, f] of Object.entries(pinned)) expect(existsSync(join(base, 'downloads', f.sha256, name))).toBe(true);
+    expect(await load.fingerprint!(fingerprintCtx({ source: 'mnist', files: pinned }, base))).toEqual([]);
+
+    const local = await load.run(ctxFor({ source: 'mnist', files: pinned, path: 'local', holdout: 0.5 }, base));
+    for (const port of ['train_images', 'train_labels', 'test_images', 'test_labels']) {
+      expect(Buffer.from(asTensor(local[port]).data.buffer).equals(Buffer.from(asTensor(downloaded[port]).data.buffer)), port).toBe(true);
+    }
+    // `path` only says where the pinned bytes are: it is not part of the key.
+    const key = (p: Partial<LoadParams>) => computeKey({ type: 'load', version: load.version, seed: 1, inputs: {}, deps: [], params: keyParams(load, { holdout: 0.5, ...p } as unknown as Record<string, Json>) });
+    expect(key({ source: 'mnist', files: pinned, path: 'local' })).toBe(key({ source: 'mnist', files: pinned }));
+    expect(key({ source: 'mnist', path: 'local' })).not.toBe(key({ source: 'mnist', path: 'elsewhere' }));
+  });
+
+  it('refuses a local file whose sha256 differs, and file names that are paths', async () => {
+    const wrong = { ...pinned, 't10k-labels-idx1-ubyte.gz': { ...pinned['t10k-labels-idx1-ubyte.gz'], sha256: '0'.repeat(64) } };
+    await expect(load.run(ctxFor({ source: 'mnist', files: wrong, path: 'local', holdout: 0.5 }, base))).rejects.toThrow(/has sha256 [0-9a-f]{64}, but "files" pins 0{64}/);
+    await expect(load.run(ctxFor({ source: 'mnist', files: { '../x.gz': pinned['t10k-labels-idx1-ubyte.gz'] }, holdout: 0.5 }, base))).rejects.toThrow(/file names, not paths/);
+    await expect(load.run(ctxFor({ source: 'cifar10', files: pinned }, base))).rejects.toThrow(/"files" does not apply to source "cifar10"/);
+  });
+});
+
 describe.skipIf(!existsSync(MNIST_DIR))(`load: MNIST test split with holdout (skipped: ${MNIST_DIR} absent)`, () => {
   it('carves a stratified test split from the single split and fingerprints both files', async () => {
     const base = dirname(MNIST_DIR);
@@ -192,7 +262,7 @@ describe.skipIf(!existsSync(MNIST_DIR))(`load: MNIST test split with holdout (sk
 
 describe('load: precomputed features', () => {
   it('reads .npy features and labels relative to path and holds out a test split', async () => {
-    const base = mkdtempSync(join(tmpdir(), 'sieve-load-features-'));
+    const base = tempDir('sieve-load-features-');
     mkdirSync(join(base, 'feats'));
     const n = 40;
     const x = Float32Array.from({ length: n * 3 }, (_, i) => Math.floor(i / 3)); // row i is [i, i, i]
@@ -212,16 +282,6 @@ describe('load: precomputed features', () => {
 });
 
 describe('load: images', () => {
-  const temps: string[] = [];
-  afterAll(() => {
-    for (const dir of temps) rmSync(dir, { recursive: true, force: true });
-  });
-  const tempDir = (prefix: string): string => {
-    const dir = mkdtempSync(join(tmpdir(), prefix));
-    temps.push(dir);
-    return dir;
-  };
-
   it('decodes an image folder and a manifest with CLIP\'s resize + crop when asked; the key follows file content', async () => {
     const base = tempDir('sieve-load-images-');
     for (const [cls, g] of [['dog', 200], ['cat', 50]] as const) {

@@ -1,12 +1,13 @@
-import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CIFAR10_CLASSES } from '../../src/data/cifar-classes.js';
 import type { NoiseReport } from '../../src/methods/noise.js';
 import noiseInject, { type NoiseInjectParams } from '../../src/nodes/noise-inject.js';
 import { portsFor, type NodeContext, type PortValue } from '../../src/runtime/node-type.js';
 import { tensor, type Tensor } from '../../src/runtime/tensor.js';
+import { removeTemp, tempDir } from '../helpers/temp.js';
+
+afterAll(removeTemp);
 
 const N = 2000;
 const labels = tensor('int32', [N], Int32Array.from({ length: N }, (_, i) => i % 10));
@@ -20,7 +21,7 @@ function ctxFor(params: Partial<NoiseInjectParams>, inputs: Record<string, PortV
     inputs,
     baseDir: tmpdir(),
     cacheDir: tmpdir(),
-    scratchDir: mkdtempSync(join(tmpdir(), 'sieve-noise-')),
+    scratchDir: tempDir('sieve-noise-'),
     signal: new AbortController().signal,
     progress: () => undefined,
     log: () => undefined,
@@ -30,7 +31,7 @@ function ctxFor(params: Partial<NoiseInjectParams>, inputs: Record<string, PortV
 
 describe('noise-inject node', () => {
   it('declares its ports, making the model-specific input required', () => {
-    const ports = (model: NoiseInjectParams['model']) => portsFor(noiseInject, { model, include_true_class: true, instance_std: 0.1 }, new Set());
+    const ports = (model: NoiseInjectParams['model']) => portsFor(noiseInject, { model, rate: 0.2, include_true_class: true, instance_std: 0.1 }, new Set());
     expect(Object.keys(ports('symmetric').outputs).sort()).toEqual(['flip_mask', 'noisy_labels', 'report', 'true_labels']);
     expect(ports('symmetric').inputs.features.optional).toBe(true);
     expect(ports('instance').inputs.features.optional).toBe(false);

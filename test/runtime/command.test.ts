@@ -1,6 +1,7 @@
 // The `command` node: scripts in other languages read their inputs as safetensors/JSON files and
 // write their declared outputs; the files listed in `deps` are part of the key.
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -162,8 +163,18 @@ describe('command node', () => {
     expect(statuses(run.events)).toEqual({ src: 'ran', crashes: 'failed', lazy: 'failed', after: 'skipped' });
     const crash = endOf(run.events, 'crashes').error!;
     expect(crash).toMatch(/^command exited with code 3: node -e /);
-    expect(crash.split('\n').slice(-2)).toEqual(['loading', 'something broke: code 7']);
-    expect(endOf(run.events, 'lazy').error).toMatch(/^declared output "result" was not written \(expected .*result\.safetensors\)$/);
+    const lines = crash.split('\n');
+    expect(lines.slice(-4, -2)).toEqual(['loading', 'something broke: code 7']);
+    // The scratch folder is kept, with the input files, so the printed command line can be rerun.
+    expect(lines.at(-2)).toBe(`rerun it by hand: cd ${t.dir} && ${lines[0].replace(/^command exited with code 3: /, '')}`);
+    const kept = /^scratch folder kept: (.+)$/.exec(lines.at(-1)!)![1];
+    expect(kept.startsWith(join(t.cache, 'tmp'))).toBe(true);
+    expect(existsSync(join(kept, 'in', 'x.safetensors'))).toBe(true);
+    expect(endOf(run.events, 'lazy').error).toMatch(/^declared output "result" was not written \(expected .*result\.safetensors\)\nscratch folder kept: /);
+    // Its stdout and stderr are in the log kept under its key.
+    const key = endOf(run.events, 'crashes').key!;
+    expect(await run.store.readLog(key)).toMatch(/^\$ node -e .*\nstderr: loading\nstderr: something broke: code 7\n$/s);
+    expect(await run.store.readLog(endOf(run.events, 'lazy').key!)).toMatch(/\nnothing written\n$/);
     expect(run.result.summary.failures.map((f) => f.nodeId).sort()).toEqual(['crashes', 'lazy']);
   });
 });

@@ -99,10 +99,17 @@ describe('sweeps from the CLI', () => {
     expect(csv[0]).toBe('point,scaled.factor,m.offset,m.mean,m.sum');
     expect(csv.slice(1)).toEqual(expected.map((e) => `"${e.point}",${e['scaled.factor']},${e['m.offset']},${e['m.mean']},${e['m.sum']}`));
 
-    // The printed table: a header, a rule, and one line per point.
+    // The printed table: a header (short names where unambiguous), a rule, and one line per point
+    // labelled in short form; the best point by the first varying metric is marked.
     const lines = r.stdout.split('\n').filter((l) => l.trim().length > 0);
-    expect(lines[0].split(/\s+/)).toEqual(['point', 'scaled.factor', 'm.offset', 'm.mean', 'm.sum']);
-    for (const e of expected) expect(lines.some((l) => l.startsWith(e.point) && l.includes(String(e['m.sum'])))).toBe(true);
+    expect(lines[0].trim().split(/\s+/)).toEqual(['point', 'factor', 'offset', 'mean', 'sum']);
+    for (const e of expected) {
+      const label = `factor=${e['scaled.factor']},offset=${e['m.offset']}`;
+      expect(lines.some((l) => l.slice(2).startsWith(label) && l.includes(String(e['m.sum'])))).toBe(true);
+    }
+    // m.mean = 5 at the three factor-2 points: the first of them is marked.
+    expect(lines.filter((l) => l.startsWith('* factor'))).toEqual([expect.stringMatching(/^\* factor=2,offset=0 /)]);
+    expect(r.stdout).toContain('* best m.mean');
     expect(r.stdout).toContain(`written ${join(out, 'linear')}.csv`);
   });
 });
