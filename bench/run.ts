@@ -16,6 +16,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   train: async () => (await import('./train.js')).benchTrain,
   prompt: async () => (await import('./prompt.js')).benchPrompt,
   results: async () => (await import('./results.js')).benchResults,
+  planning: async () => (await import('./planning.js')).benchPlanning,
 };
 
 function fmt(v: number | undefined): string {

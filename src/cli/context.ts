@@ -35,6 +35,8 @@ export async function planPipeline(pipeline: string | undefined, flags: PlanFlag
     zip: flags.zip,
     noSweep: flags.sweep === false,
     plugins: flags.plugin,
+    // The data and scripts a pipeline names must be there when nodes will run (they are checked, located, before anything runs).
+    checkFiles: writesCache,
   });
   // What planning has to say (a `-p` that replaced a sweep axis): on stderr, so --json stays clean.
   for (const note of plan.file.notes ?? []) process.stderr.write(`${note}\n`);

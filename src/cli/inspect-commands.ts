@@ -31,8 +31,10 @@ export async function statusCommand(pipeline: string | undefined, flags: PlanFla
   // Jobs of Slurm submissions, when the cache has any (the module is loaded only then).
   const jobs = existsSync(join(store.root, 'slurm'))
     ? await (async () => {
-        const [{ jobStatuses }, { Slurm, processRunner }] = await Promise.all([import('../runtime/slurm/status.js'), import('../runtime/slurm/commands.js')]);
-        return jobStatuses(store, p.file.path, new Set(lines.map((l) => l.instanceId)), new Slurm(processRunner()));
+        const [{ jobStatuses }, { Slurm, processRunner }, { instanceIdentities }] = await Promise.all([
+          import('../runtime/slurm/status.js'), import('../runtime/slurm/commands.js'), import('../runtime/slurm/submission.js'),
+        ]);
+        return jobStatuses(store, p.file.path, instanceIdentities(p), new Slurm(processRunner()));
       })()
     : new Map<string, never>();
   if (flags.json) {
@@ -44,7 +46,8 @@ export async function statusCommand(pipeline: string | undefined, flags: PlanFla
   for (const l of lines) {
     const where = p.points.length > 1 ? pc.dim(` [${l.point}]`) : '';
     const mark = l.state === 'up-to-date' ? pc.green('up to date') : pc.yellow('stale');
-    process.stdout.write(`${l.nodeId}${where}: ${mark}\n`);
+    const from = l.origin && l.origin !== 'computed here' ? pc.cyan(` (${l.origin})`) : '';
+    process.stdout.write(`${l.nodeId}${where}: ${mark}${from}\n`);
     for (const r of l.reasons) process.stdout.write(`    ${r}\n`);
     const job = jobs.get(l.instanceId);
     if (job) {
@@ -55,6 +58,11 @@ export async function statusCommand(pipeline: string | undefined, flags: PlanFla
     }
   }
   process.stdout.write(stale.length === 0 ? pc.green('everything is up to date\n') : `${stale.length} of ${lines.length} node(s) would run\n`);
+  const origins = new Map<string, number>();
+  for (const l of lines) if (l.origin) origins.set(l.origin, (origins.get(l.origin) ?? 0) + 1);
+  if ([...origins.keys()].some((o) => o !== 'computed here')) {
+    process.stdout.write(`results: ${[...origins].map(([o, n]) => `${n} ${o}`).join(', ')} (\`sieve audit\` recomputes those from elsewhere)\n`);
+  }
 }
 
 export async function dagCommand(pipeline: string | undefined, flags: PlanFlags & { mermaid?: boolean }): Promise<void> {
@@ -88,6 +96,8 @@ export async function showCommand(node: string, pipeline: string | undefined, fl
     const bytes = await store.read(ref).catch((e: unknown) => errorMessage(e));
     summaries[port] = typeof bytes === 'string' ? { error: bytes } : { ...summarize(ref, bytes), path: store.objectPath(ref.hash) };
   }
+  // An output that cannot be read (corrupt, truncated, missing) is shown, and the command fails.
+  if (Object.values(summaries).some((x) => (x as { error?: string }).error !== undefined)) process.exitCode = 1;
   if (flags.json) {
     process.stdout.write(`${JSON.stringify({ node, point: pointId, key: rec.key, outputs: summaries }, null, 1)}\n`);
     return;

@@ -15,6 +15,7 @@ import { sharingCommands } from './sharing-commands.js';
 const inspect = () => import('./inspect-commands.js');
 const storeCommands = () => import('./store-commands.js');
 const report = () => import('./report-command.js');
+const audit = () => import('./audit-command.js');
 const execTask = () => import('./exec-task-command.js');
 
 const PLAN_OPTIONS: OptionSpec[] = [
@@ -119,6 +120,19 @@ export function programSpec(): ProgramSpec {
       action: async (args, flags) => (await import('./types-command.js')).typesCommand(args[0] as string | undefined, flags as { plugin?: string[]; json?: boolean }),
     },
     ...sharingCommands(async (flags) => (await storeCommands()).verifyCommand(flags)),
+    {
+      name: 'audit', args: ['[pipeline]'],
+      description: 'recompute results that came from a bundle or a remote and compare output hashes; removes bad records (exit 1)',
+      options: [
+        ...PLAN_OPTIONS, CACHE_OPTION,
+        { name: 'node', value: '<id>', description: 'only this node (its ancestors are used as they are)' },
+        { name: 'fraction', value: '<f>', description: 'recompute this fraction of them, chosen by key (default: 1, all)' },
+        { name: 'jobs', short: 'j', value: '<n>', description: 'nodes to run at once (default: CPUs)' },
+      ],
+      action: async (args, flags) => {
+        process.exitCode = await (await audit()).auditCommand(pipelineArg(args), flags as import('./audit-command.js').AuditFlags);
+      },
+    },
     {
       name: 'gc', args: ['[lockfiles...]'], description: 'remove objects that no run record or lockfile refers to',
       options: [CACHE_OPTION, { name: 'dry-run', description: 'only report what would be removed' }],

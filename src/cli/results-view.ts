@@ -135,6 +135,11 @@ export async function printResults(p: Plan, store: Store, flags: ResultsFlags, l
   const equal = metricColumnsOf(full).length - (flags.metric?.length ? metricColumnsOf(full).length : metrics.length + hidden.length);
   if (!flags.metric?.length && !view.over && equal > 0) notes.push(`${equal} metric(s) equal at every point are only in the files`);
   if (notes.length) process.stdout.write(pc.dim(`${notes.join('; ')}\n`));
-  if (view.missing.length) process.stdout.write(pc.yellow(`no metrics yet for: ${view.missing.join(', ')}\n`));
+  // A metrics object that cannot be read is named with why, and the command fails.
+  const unreadable = full.unreadable ?? [];
+  for (const u of unreadable) process.stdout.write(pc.red(`cannot read the metrics of ${u} (run the pipeline to recompute it)\n`));
+  if (unreadable.length) process.exitCode = 1;
+  const notRun = view.missing.filter((pt) => !unreadable.some((u) => u.includes(` at ${pt}: `)));
+  if (notRun.length) process.stdout.write(pc.yellow(`no metrics yet for: ${notRun.join(', ')}\n`));
   process.stdout.write(pc.dim(`written ${base}.csv and ${base}.json\n`));
 }

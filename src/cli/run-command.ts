@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import pc from 'picocolors';
 import { decodeArtifact } from '../runtime/artifact.js';
+import { removeStaleSiblings } from '../runtime/atomic-file.js';
 import { UsageError } from '../runtime/errors.js';
 import type { NodeRecord, RunListener } from '../runtime/events.js';
 import { execute } from '../runtime/executor.js';
@@ -110,7 +111,8 @@ export async function runWith(p: Plan, store: Store, flags: RunFlags, opts: { jo
   const lockPath = lockfilePath(p.file.path);
   // A lockfile this Sieve cannot read stops the run before anything runs (and is never overwritten).
   await readLockfile(lockPath);
-  const lockWriter = new LockfileWriter(p, SIEVE_VERSION, lockPath);
+  await removeStaleSiblings(lockPath); // temp files of a killed run that could not use the cache's tmp/
+  const lockWriter = new LockfileWriter(p, SIEVE_VERSION, lockPath, store.tmpDir);
   const listeners: RunListener[] = [
     flags.json
       ? new JsonReporter(process.stdout, { metricsOf: (record) => metricsOf(p, store, record) })

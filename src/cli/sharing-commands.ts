@@ -44,7 +44,7 @@ export function sharingCommands(verifyLocal: (flags: { cache?: string; repair?: 
     },
     {
       name: 'pull', args: ['[pipeline]'], description: 'download the objects the lockfile names from a remote, verified, so every node is a cache hit',
-      options: TRANSFER_OPTIONS,
+      options: [...TRANSFER_OPTIONS, { name: 'trust', description: "let the remote's results serve every pipeline, not only this one (see `trusted_remotes`)" }],
       action: async (args, flags) => {
         process.exitCode = await (await sharing()).transfer('pull', args[0] as string | undefined, flags as TransferFlags);
       },
@@ -65,9 +65,10 @@ export function sharingCommands(verifyLocal: (flags: { cache?: string; repair?: 
       options: [
         { name: 'to', value: '<dir>', default: '.', description: 'where to write the pipeline and its lockfile' },
         { name: 'force', description: 'overwrite a different existing pipeline or lockfile' },
-        { name: 'cache', value: '<dir>', description: "cache directory (default: $SIEVE_CACHE, the bundled pipeline's `cache`, or artifacts/ at the project root of --to)" },
+        { name: 'cache', value: '<dir>', description: "cache directory (default: $SIEVE_CACHE, `cache:` of the user config, or artifacts/ at the project root of --to; never the bundled pipeline's)" },
+        { name: 'trust', description: "let the bundle's results serve every pipeline, not only the one it carries" },
       ],
-      action: async (args, flags) => (await sharing()).importCommand(args[0] as string, flags as { to: string; force?: boolean; cache?: string }),
+      action: async (args, flags) => (await sharing()).importCommand(args[0] as string, flags as { to: string; force?: boolean; cache?: string; trust?: boolean }),
     },
   ];
 }

@@ -5,11 +5,11 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import pc from 'picocolors';
 import { parse } from 'yaml';
-import { importBundle, exportBundle, readBundlePipeline } from '../runtime/bundle.js';
+import { importBundle, exportBundle, type PipelineCode } from '../runtime/bundle.js';
 import { UsageError } from '../runtime/errors.js';
 import { lockfilePath, readLockfile, type Lockfile } from '../runtime/lockfile.js';
 import { verifyRemote } from '../runtime/maintenance.js';
-import { resolveRemote, type RemoteSpec } from '../runtime/remotes/config.js';
+import { readUserConfig, resolveRemote, type RemoteSpec } from '../runtime/remotes/config.js';
 import { Store } from '../runtime/store.js';
 import { pull, push, type Selection, type TransferProgress, type TransferReport } from '../runtime/sync.js';
 import { formatBytes, formatMs } from '../reporters/format.js';
@@ -71,6 +71,8 @@ export interface TransferFlags {
   point?: string;
   jobs?: string;
   cache?: string;
+  /** pull: the remote's results may serve every pipeline, not only this one. */
+  trust?: boolean;
 }
 
 function jobsOf(flags: TransferFlags): number {
@@ -83,11 +85,17 @@ export async function transfer(kind: 'push' | 'pull', pipeline: string | undefin
   const info = await readPipelineInfo(pipeline ?? DEFAULT_PIPELINE);
   const lock = await requireLock(info);
   const store = new Store(resolveCacheDir(flags, info));
-  const { remote } = await resolveRemote({ flag: flags.remote, pipelineRemote: info.remote, pipelineDir: info.baseDir });
+  const { remote, name } = await resolveRemote({ flag: flags.remote, pipelineRemote: info.remote, pipelineDir: info.baseDir });
   const selection: Selection = { node: flags.node, point: flags.point };
   const opts = { selection, jobs: jobsOf(flags), onProgress: progressLine(kind === 'push' ? 'pushing' : 'pulling') };
   try {
-    const report = kind === 'push' ? await push(store, remote, lock, opts) : await pull(store, remote, lock, opts);
+    let report: TransferReport;
+    if (kind === 'push') report = await push(store, remote, lock, opts);
+    else {
+      const source = name ?? remote.describe();
+      const trusted = Boolean(flags.trust) || (await readUserConfig()).trustedRemotes.some((t) => t === source || t === remote.describe());
+      report = await pull(store, remote, lock, { ...opts, origin: { kind: 'remote', source, pipeline: info.path, ...(trusted ? { trusted } : {}) } });
+    }
     endProgress();
     if (kind === 'push') {
       process.stdout.write(`${summary('pushed', report, `on ${remote.describe()}`)}\n`);
@@ -116,17 +124,33 @@ export async function exportCommand(pipeline: string | undefined, flags: { outpu
   process.stdout.write(`exported ${r.objects} object(s), ${formatBytes(r.bytes)} to ${r.file}\n`);
 }
 
-export async function importCommand(bundle: string, flags: { to: string; force?: boolean; cache?: string }): Promise<void> {
+export async function importCommand(bundle: string, flags: { to: string; force?: boolean; cache?: string; trust?: boolean }): Promise<void> {
   const toDir = resolve(flags.to);
   const file = resolve(bundle);
-  const text = await readBundlePipeline(file);
-  const cacheField = (parse(text) as { cache?: unknown } | null)?.cache;
-  const store = new Store(resolveCacheDir(flags, { cache: typeof cacheField === 'string' ? cacheField : undefined, baseDir: toDir }));
-  const r = await importBundle({ store, file, toDir, force: Boolean(flags.force) });
+  // The user's cache: --cache, $SIEVE_CACHE, `cache:` of the user config, else the default. Never
+  // the bundled pipeline's `cache:`, which would let a bundle choose where it writes.
+  const store = new Store(flags.cache || process.env.SIEVE_CACHE ? resolveCacheDir(flags) : (await readUserConfig()).cache ?? resolveCacheDir(flags, { baseDir: resolve(flags.to) }));
+  const r = await importBundle({ store, file, toDir, force: Boolean(flags.force), trust: Boolean(flags.trust) });
   process.stdout.write(
     `imported ${r.objects} object(s), ${formatBytes(r.bytes)} (${r.added} new) into ${store.root}; ` +
-      `wrote ${r.pipelinePath} and ${r.lockPath}; ${r.actionsRestored} node(s) restored as cache hits\n`,
+      `wrote ${r.pipelinePath} and ${r.lockPath}; ${r.actionsRestored} node(s) restored as cache hits` +
+      `${flags.trust ? ' (trusted: usable by every pipeline)' : ` for ${r.pipelinePath} only`}\n`,
   );
+  const code = describeCode(r.pipelineCode);
+  if (code.length) {
+    process.stdout.write(pc.yellow(`the imported pipeline runs code of its own; read it before running it:\n`));
+    for (const line of code) process.stdout.write(`  ${line}\n`);
+  }
+  if (r.pipelineCode.cache !== undefined && resolve(dirname(r.pipelinePath), r.pipelineCode.cache) !== store.root) {
+    process.stdout.write(pc.yellow(`the pipeline names \`cache: ${r.pipelineCode.cache}\`; the results are in ${store.root}: run it with --cache ${store.root}\n`));
+  }
+}
+
+function describeCode(c: PipelineCode): string[] {
+  return [
+    ...c.plugins.map((p) => `plugin ${p} (JavaScript, loaded by every command that reads the pipeline)`),
+    ...c.commands.map((n) => `command node ${n.id}: ${n.run}`),
+  ];
 }
 
 /** `verify --remote`: hash every object on the remote. */

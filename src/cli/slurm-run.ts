@@ -9,7 +9,7 @@ import { lockfilePath } from '../runtime/lockfile.js';
 import type { Plan } from '../runtime/plan.js';
 import { processRunner, Slurm } from '../runtime/slurm/commands.js';
 import { SlurmRunner } from '../runtime/slurm/runner.js';
-import { readSubmission, submitPlan, type Submission } from '../runtime/slurm/submission.js';
+import { instanceIdentities, readSubmission, submitPlan, type Submission } from '../runtime/slurm/submission.js';
 import type { Store } from '../runtime/store.js';
 import { SIEVE_VERSION } from '../version.js';
 import { runWith, type RunFlags } from './run-command.js';
@@ -35,7 +35,7 @@ function planArgs(p: Plan, flags: RunFlags): string[] {
 export async function slurmRun(p: Plan, store: Store, flags: RunFlags, spec: Extract<ExecutorSpec, { type: 'slurm' }>): Promise<number> {
   const slurm = new Slurm(processRunner());
   const follow = (submission: Submission): Promise<number> =>
-    runWith(p, store, flags, { jobs: Math.max(1, Object.keys(submission.jobs).length), runner: new SlurmRunner({ store, slurm, submissions: [submission], pollMs: pollMs() }) });
+    runWith(p, store, flags, { jobs: Math.max(1, Object.keys(submission.jobs).length), runner: new SlurmRunner({ store, slurm, submissions: [submission], identities: instanceIdentities(p), pollMs: pollMs() }) });
   if (flags.collect) return follow(readSubmission(resolve(flags.collect)));
 
   const { type: _type, ...settings } = spec;

@@ -29,7 +29,7 @@ export function imagesFromTensor(images: Tensor, name = 'images'): ImageSource {
 
 export interface BatchOptions {
   batchSize: number;
-  /** Image preprocessing threads (0: on the calling thread); default 4 (2 on one CPU). */
+  /** Image preprocessing threads (0: on the calling thread); default: the CPUs beyond two, at most 4. */
   preprocessWorkers?: number;
   signal?: AbortSignal;
   onProgress?(done: number, total: number): void;

@@ -123,12 +123,13 @@ export class PreprocessPool {
 const pools = new Map<string, Promise<PreprocessPool>>();
 
 /**
- * Workers for preprocessing next to onnxruntime's threads: 4 (2 on a single CPU), as many as libuv's
- * default pool that sharp's resizing used to run on. They idle while onnxruntime runs a batch, and
- * on a busy machine several threads keep up where one would fall behind.
+ * Workers for preprocessing next to onnxruntime, which takes a thread per physical core: the CPUs
+ * beyond two, at most 4. With two CPUs or fewer, preprocessing runs between inference calls on the
+ * calling thread instead: a worker would only take turns with onnxruntime's own threads (and make
+ * its parallel operators wait for the thread it displaced).
  */
 export function defaultPreprocessWorkers(): number {
-  return Math.min(4, 2 * availableParallelism());
+  return Math.max(0, Math.min(4, availableParallelism() - 2));
 }
 
 /** A pool for `config`, shared by every caller with the same config. */

@@ -60,7 +60,8 @@ function check(condition: boolean, param: string, message: string): void {
   if (!condition) throw new SyntheticParamError(`synthetic: ${param} ${message}`);
 }
 
-function validate(o: SyntheticOptions): void {
+/** Throws a SyntheticParamError naming the first option that is out of range (or the combination). */
+export function validateSyntheticOptions(o: SyntheticOptions): void {
   const isInt = (v: number, min: number): boolean => Number.isInteger(v) && v >= min;
   check(isInt(o.numClasses, 2), 'num_classes', `must be an integer ≥ 2, got ${o.numClasses}`);
   check(isInt(o.dim, 2), 'dim', `must be an integer ≥ 2, got ${o.dim}`);
@@ -157,7 +158,7 @@ function bisectLargest(accuracy: (x: number) => number, lo: number, hi: number, 
 }
 
 export function generateSyntheticClip(options: SyntheticOptions): SyntheticClip {
-  validate(options);
+  validateSyntheticOptions(options);
   const { numClasses: K, dim: D, trainPerClass, testPerClass, seed } = options;
   const rng = createRng(seed, 'synthetic-clip');
 

@@ -2,11 +2,12 @@
 // (safetensors for tensors, JSON, raw bytes) into a scratch directory; the command writes its
 // declared outputs there too. Placeholders: {inputs.NAME}, {outputs.NAME}, {seed}, {scratch}.
 // The key covers the command line and the content of every file listed in `deps`.
+import { statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TENSOR_NAME } from '../runtime/artifact.js';
 import { canonicalJson } from '../runtime/hash.js';
-import { defineNode, type OutputPort, type PortValue } from '../runtime/node-type.js';
+import { defineNode, type OutputPort, type ParamProblem, type PortValue, type StaticCheckContext } from '../runtime/node-type.js';
 import { decodeSafetensors, encodeSafetensors } from '../runtime/safetensors.js';
 import { isTensor, type DType, type Json } from '../runtime/tensor.js';
 
@@ -35,8 +36,32 @@ function tail(text: string, lines = 20): string {
   return all.slice(-lines).join('\n');
 }
 
+const PLACEHOLDER = /\{([a-z_]+(?:\.[A-Za-z0-9_-]+)?)\}/g;
+
+/** Placeholders that name no declared output, no connected input, and `deps` that are not files. */
+function staticCheck(p: CommandParams, ctx: StaticCheckContext): ParamProblem[] {
+  const problems: ParamProblem[] = [];
+  for (const [, name] of p.run.matchAll(PLACEHOLDER)) {
+    const [kind, port] = name.split('.');
+    if (kind === 'outputs' && port !== undefined && !(port in p.outputs)) {
+      problems.push({ path: ['run'], message: `{${name}}: no output "${port}" is declared under outputs (declared: ${Object.keys(p.outputs).join(', ') || 'none'})` });
+    } else if (kind === 'inputs' && port !== undefined && !ctx.connected.has(port)) {
+      problems.push({ path: ['run'], message: `{${name}}: no input "${port}" is connected under inputs (connected: ${[...ctx.connected].join(', ') || 'none'})` });
+    } else if (!((kind === 'inputs' || kind === 'outputs') && port !== undefined) && name !== 'seed' && name !== 'scratch') {
+      problems.push({ path: ['run'], message: `unknown placeholder {${name}} (known: {inputs.NAME}, {outputs.NAME}, {seed}, {scratch})` });
+    }
+  }
+  for (const [i, dep] of ctx.files ? p.deps.entries() : []) {
+    const path = resolve(ctx.baseDir, dep);
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (!st) problems.push({ path: ['deps', i], message: `${path} does not exist` });
+    else if (!st.isFile()) problems.push({ path: ['deps', i], message: `${path} is a directory, not a file` });
+  }
+  return problems;
+}
+
 function substitute(template: string, values: Record<string, string>): string {
-  return template.replace(/\{([a-z_]+(?:\.[A-Za-z0-9_-]+)?)\}/g, (whole, name: string) => {
+  return template.replace(PLACEHOLDER, (whole, name: string) => {
     if (!(name in values)) throw new CommandFailedError(`unknown placeholder ${whole} in run (known: ${Object.keys(values).map((k) => `{${k}}`).join(', ')})`);
     return shellQuote(values[name]);
   });
@@ -98,12 +123,12 @@ export default defineNode<CommandParams>({
           properties: {
             kind: { enum: ['tensor', 'json', 'file'] },
             dtype: { enum: ['float32', 'float64', 'float16', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'bool'] },
-            rank: { type: 'integer', minimum: 0 },
+            rank: { type: 'integer', minimum: 0, maximum: 8 },
           },
         },
       },
       env: { type: 'object', additionalProperties: { type: 'string' }, default: {}, description: 'Extra environment variables.' },
-      timeout_s: { type: 'number', exclusiveMinimum: 0, description: 'Kill the command after this many seconds.' },
+      timeout_s: { type: 'number', exclusiveMinimum: 0, maximum: 604800, description: 'Kill the command after this many seconds.' },
     },
   },
   ports: (params, connected) => ({
@@ -114,6 +139,7 @@ export default defineNode<CommandParams>({
       ),
     ),
   }),
+  check: staticCheck,
   async fingerprint(ctx) {
     return Promise.all(
       ctx.params.deps.map(async (dep, i) => {

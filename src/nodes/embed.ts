@@ -72,8 +72,8 @@ const paramsSchema = {
       ],
     },
     variant: { enum: ['fp32', 'fp16', 'int8'], default: 'fp32', description: 'clip: which export to load (*.onnx, *_fp16.onnx, *_quantized.onnx).' },
-    batch_size: { type: 'integer', minimum: 1, default: 64, description: 'clip: images (or prompts) per inference call.' },
-    threads: { type: 'integer', minimum: 0, default: 0, description: 'clip: onnxruntime intra-op threads; 0 = one per physical core.' },
+    batch_size: { type: 'integer', minimum: 1, maximum: 65536, default: 64, description: 'clip: images (or prompts) per inference call.' },
+    threads: { type: 'integer', minimum: 0, maximum: 1024, default: 0, description: 'clip: onnxruntime intra-op threads; 0 = one per physical core.' },
     provider: { enum: ['auto', 'cpu', 'cuda'], default: 'auto', description: 'clip: execution provider; auto tries CUDA, then CPU.' },
     templates: {
       description: 'clip: prompt templates for class names: "imagenet80" (CLIP\'s 80), "simple" ("a photo of a {}."), or a list with {} for the class.',
@@ -94,7 +94,7 @@ const paramsSchema = {
         "clip: centre-crop offsets when the margin is odd: floor as Hugging Face's CLIPImageProcessor (default), or half-even as OpenAI's clip.load transform (torchvision).",
     },
     projection: { enum: ['none', 'random', 'pca'], default: 'none', description: 'pixels: reduce dimension by a seeded Gaussian projection or PCA.' },
-    dim: { type: 'integer', minimum: 1, default: 128, description: 'pixels: output dimension for random/pca projection.' },
+    dim: { type: 'integer', minimum: 1, maximum: 65536, default: 128, description: 'pixels: output dimension for random/pca projection.' },
     normalize: { type: 'boolean', default: true, description: 'pixels/features: L2-normalise each row (clip features always are).' },
   },
 } as const;

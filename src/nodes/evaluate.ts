@@ -59,8 +59,8 @@ export default defineNode<EvaluateParams>({
     additionalProperties: false,
     required: [],
     properties: {
-      ece_bins: { type: 'integer', minimum: 1, default: 15, description: 'Equal-width confidence bins of the expected calibration error.' },
-      max_table_classes: { type: 'integer', minimum: 0, default: 20, description: 'Print the per-class table when K is at most this.' },
+      ece_bins: { type: 'integer', minimum: 1, maximum: 10000, default: 15, description: 'Equal-width confidence bins of the expected calibration error.' },
+      max_table_classes: { type: 'integer', minimum: 0, maximum: 100000, default: 20, description: 'Print the per-class table when K is at most this.' },
     },
   },
   ports: {

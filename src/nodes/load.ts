@@ -12,9 +12,10 @@ import { readManifest } from '../data/manifest.js';
 import type { ImageDataset } from '../data/types.js';
 import { stratifiedHoldout, stratifiedSubsample, takeLabels, takeRows } from '../data/split.js';
 import { createRng } from '../methods/rng.js';
-import { generateSyntheticClip } from '../methods/synthetic.js';
+import { statSync } from 'node:fs';
+import { SyntheticParamError, generateSyntheticClip, validateSyntheticOptions } from '../methods/synthetic.js';
 import type { SyntheticTextSpec } from '../clip/synthetic-text.js';
-import { defineNode, type ExternalDep, type NodeContext, type OutputPort, type PortValue } from '../runtime/node-type.js';
+import { defineNode, type ExternalDep, type NodeContext, type OutputPort, type ParamProblem, type PortValue } from '../runtime/node-type.js';
 import { tensor, type Tensor } from '../runtime/tensor.js';
 
 export const SOURCES = ['cifar10', 'cifar100', 'mnist', 'fashion-mnist', 'image-folder', 'manifest', 'features', 'synthetic', 'synthetic-prompts'] as const;
@@ -117,6 +118,81 @@ function checkParams(p: LoadParams): void {
     if (p.train === undefined) throw new LoadParamError('source "features" needs "train" (the train features file, .npy or .safetensors)');
   } else if (p.path === undefined && p.url === undefined && p.files === undefined) {
     throw new LoadParamError(`source "${p.source}" needs "path" (or ${p.source.includes('mnist') ? '"files"' : '"url"'})`);
+  }
+}
+
+/** The synthetic options `p` asks for, defaults filled in. */
+function syntheticOptions(p: LoadParams) {
+  return { ...SYNTHETIC_DEFAULTS, ...Object.fromEntries([...SYNTHETIC_PARAMS, ...SHARED_SYNTHETIC_PARAMS].filter((k) => p[k] !== undefined).map((k) => [k, p[k]])) } as typeof SYNTHETIC_DEFAULTS;
+}
+
+/** Elements a typed array can hold at most (2^31 − 1 in V8 for the sizes that matter here). */
+const MAX_ELEMENTS = 2 ** 31 - 1;
+
+/** What planning can check: param combinations, synthetic sizes, and that the named files exist. */
+function staticCheck(p: LoadParams, baseDir: string, files: boolean): ParamProblem[] {
+  try {
+    checkParams(p);
+  } catch (e) {
+    const param = /param "([a-z_0-9]+)"/.exec((e as Error).message)?.[1] ?? /source "[a-z-]+" (?:reads no files; remove|needs) "([a-z_]+)"/.exec((e as Error).message)?.[1];
+    return [{ path: param && param in p ? [param] : ['source'], message: (e as Error).message }];
+  }
+  if (p.source === 'synthetic') {
+    const o = syntheticOptions(p);
+    try {
+      validateSyntheticOptions({
+        numClasses: o.num_classes, dim: o.dim, trainPerClass: o.train_per_class, testPerClass: o.test_per_class,
+        zeroShotAccuracy: o.zero_shot_accuracy, linearProbeAccuracy: o.linear_probe_accuracy, lookalikePairs: o.lookalike_pairs, seed: 0,
+      });
+    } catch (e) {
+      if (!(e instanceof SyntheticParamError)) throw e;
+      const param = /^synthetic: ([a-z_]+)/.exec(e.message)?.[1] ?? 'source';
+      // A default that does not fit another param is reported at the param that was set.
+      const at = param in p ? param : param === 'lookalike_pairs' ? 'num_classes' : param === 'zero_shot_accuracy' || param === 'linear_probe_accuracy' ? (['linear_probe_accuracy', 'zero_shot_accuracy', 'num_classes'].find((k) => k in p) ?? param) : param;
+      const note = param in p ? '' : ` (${param} is ${String((o as Record<string, number>)[param])}, its default)`;
+      return [{ path: [at], message: `${e.message}${note}` }];
+    }
+    const elements = o.num_classes * (o.train_per_class + o.test_per_class) * o.dim;
+    if (elements > MAX_ELEMENTS) {
+      return [{ path: ['train_per_class' in p ? 'train_per_class' : 'num_classes'], message: `synthetic: ${o.num_classes} classes × ${o.train_per_class + o.test_per_class} samples × ${o.dim} dimensions is ${elements.toExponential(2)} features, more than one tensor holds (${MAX_ELEMENTS})` }];
+    }
+    return [];
+  }
+  // Downloads (url, or files without a local path) and synthetic-prompts read nothing local yet.
+  if (p.url !== undefined || (p.files !== undefined && p.path === undefined) || p.source === 'synthetic-prompts' || !files) return [];
+  // The files the source reads: there, and a file or a directory as the source expects.
+  const root = resolve(baseDir, p.path ?? '.');
+  const kind = (path: string): 'file' | 'dir' | undefined => {
+    const st = statSync(path, { throwIfNoEntry: false });
+    return st === undefined ? undefined : st.isDirectory() ? 'dir' : 'file';
+  };
+  const expect = (param: string, path: string, want: 'file' | 'dir' | 'any'): ParamProblem[] => {
+    const got = kind(path);
+    if (got === undefined) return [{ path: [param], message: `${path} does not exist` }];
+    if (want !== 'any' && got !== want) return [{ path: [param], message: `${path} is a ${got === 'dir' ? 'directory' : 'file'}, but source "${p.source}" expects a ${want === 'dir' ? 'directory' : 'file'} here` }];
+    return [];
+  };
+  switch (p.source) {
+    case 'cifar10':
+    case 'cifar100':
+      return expect('path', root, 'any');
+    case 'mnist':
+    case 'fashion-mnist':
+    case 'image-folder':
+      return expect('path', root, 'dir');
+    case 'manifest':
+      return expect('path', root, 'file');
+    case 'features': {
+      const specs = featureSpecs(p, baseDir);
+      const out = p.path !== undefined ? expect('path', root, 'dir') : [];
+      if (out.length) return out;
+      out.push(...expect('train', specs.train.file, 'file'));
+      if (specs.test) out.push(...expect('test', specs.test.file, 'file'));
+      for (const [param, labels] of [['train_labels', specs.train.labels], ['test_labels', specs.test?.labels]] as const) {
+        if (labels !== undefined && labels.toLowerCase().endsWith('.npy')) out.push(...expect(param, labels, 'file'));
+      }
+      return out;
+    }
   }
 }
 
@@ -266,7 +342,7 @@ async function loadSyntheticPrompts(ctx: NodeContext<LoadParams>): Promise<Loade
 async function loadSource(ctx: NodeContext<LoadParams>): Promise<Loaded> {
   const p = ctx.params;
   if (p.source === 'synthetic') {
-    const o = { ...SYNTHETIC_DEFAULTS, ...Object.fromEntries([...SYNTHETIC_PARAMS, ...SHARED_SYNTHETIC_PARAMS].filter((k) => p[k] !== undefined).map((k) => [k, p[k]])) };
+    const o = syntheticOptions(p);
     const s = generateSyntheticClip({
       numClasses: o.num_classes, dim: o.dim, trainPerClass: o.train_per_class, testPerClass: o.test_per_class,
       zeroShotAccuracy: o.zero_shot_accuracy, linearProbeAccuracy: o.linear_probe_accuracy,
@@ -387,7 +463,7 @@ function outputPorts(p: LoadParams): Record<string, OutputPort> {
   return features;
 }
 
-const integer = (min: number, description: string) => ({ type: 'integer', minimum: min, description });
+const integer = (min: number, max: number, description: string) => ({ type: 'integer', minimum: min, maximum: max, description });
 const probability = (description: string) => ({ type: 'number', minimum: 0, maximum: 1, description });
 
 export default defineNode<LoadParams>({
@@ -415,6 +491,7 @@ export default defineNode<LoadParams>({
       label: { enum: ['fine', 'coarse'], description: 'cifar100: fine (100 classes, default) or coarse (20 super-classes) labels.' },
       resize: integer(
         1,
+        4096,
         "image-folder, manifest: resize the shortest edge to this (Pillow bicubic) and centre-crop a square of it, CLIP's own geometry (for memory; leave it out for CLIP, whose embed resizes exactly). Default: images keep their size, which must then be the same for all.",
       ),
       exif_orientation: { type: 'boolean', description: 'image-folder, manifest: apply the EXIF orientation (off by default, as Pillow and the CLIP references).' },
@@ -432,32 +509,33 @@ export default defineNode<LoadParams>({
         type: 'object', propertyNames: { pattern: '^[a-z][a-z0-9_]*$' }, additionalProperties: { type: 'string', minLength: 1 },
         description: 'features: more per-sample label arrays of the train split, e.g. {true_labels: true.npy}: each an .npy file relative to path or a tensor name in the train .safetensors, output under its name and kept row for row through holdout and max_train.',
       },
-      num_classes: integer(2, `synthetic, synthetic-prompts: number of classes K (default ${SYNTHETIC_DEFAULTS.num_classes}; synthetic-prompts: at most 47, DTD's names).`),
-      dim: integer(2, `synthetic: feature dimension D (default ${SYNTHETIC_DEFAULTS.dim}).`),
-      train_per_class: integer(1, `synthetic, synthetic-prompts: train samples per class (default ${SYNTHETIC_DEFAULTS.train_per_class}; synthetic-prompts ${PROMPT_SYNTHETIC_DEFAULTS.train_per_class}).`),
-      test_per_class: integer(0, `synthetic, synthetic-prompts: test samples per class (default ${SYNTHETIC_DEFAULTS.test_per_class}).`),
+      num_classes: integer(2, 100_000, `synthetic, synthetic-prompts: number of classes K (default ${SYNTHETIC_DEFAULTS.num_classes}; synthetic-prompts: at most 47, DTD's names).`),
+      dim: integer(2, 65_536, `synthetic: feature dimension D (default ${SYNTHETIC_DEFAULTS.dim}).`),
+      train_per_class: integer(1, 1_000_000, `synthetic, synthetic-prompts: train samples per class (default ${SYNTHETIC_DEFAULTS.train_per_class}; synthetic-prompts ${PROMPT_SYNTHETIC_DEFAULTS.train_per_class}).`),
+      test_per_class: integer(0, 1_000_000, `synthetic, synthetic-prompts: test samples per class (default ${SYNTHETIC_DEFAULTS.test_per_class}).`),
       zero_shot_accuracy: probability(`synthetic: target zero-shot accuracy of the text embeddings (default ${SYNTHETIC_DEFAULTS.zero_shot_accuracy}).`),
       linear_probe_accuracy: probability(`synthetic: target accuracy of the best linear classifier (default ${SYNTHETIC_DEFAULTS.linear_probe_accuracy}).`),
-      lookalike_pairs: integer(0, `synthetic: class pairs with close prototypes (default ${SYNTHETIC_DEFAULTS.lookalike_pairs}).`),
+      lookalike_pairs: integer(0, 50_000, `synthetic: class pairs with close prototypes (default ${SYNTHETIC_DEFAULTS.lookalike_pairs}).`),
       text_model: {
         type: 'object', additionalProperties: false,
         description: 'synthetic-prompts: the random-weight text model (as prompt-tune\'s model: {synthetic: ...}); use the same spec in both.',
         properties: {
-          width: { type: 'integer', minimum: 1 }, layers: { type: 'integer', minimum: 1 }, heads: { type: 'integer', minimum: 1 },
-          embed_dim: { type: 'integer', minimum: 1 }, seed: { type: 'integer' },
+          width: { type: 'integer', minimum: 1, maximum: 65_536 }, layers: { type: 'integer', minimum: 1, maximum: 1_024 }, heads: { type: 'integer', minimum: 1, maximum: 1_024 },
+          embed_dim: { type: 'integer', minimum: 1, maximum: 65_536 }, seed: { type: 'integer' },
         },
       },
       template: { type: 'string', minLength: 1, description: `synthetic-prompts: the handcrafted context words the hidden prompt is drawn around (default "${PROMPT_SYNTHETIC_DEFAULTS.template}").` },
       shift: { type: 'number', minimum: 0, description: `synthetic-prompts: distance of the hidden context from the template, in units of 0.02 per value (default ${PROMPT_SYNTHETIC_DEFAULTS.shift}).` },
       noise: { type: 'number', minimum: 0, description: `synthetic-prompts: σ of the image features around the true class text feature (default ${PROMPT_SYNTHETIC_DEFAULTS.noise}).` },
-      max_train: integer(1, 'Keep at most this many train samples (seeded, class-stratified).'),
-      max_test: integer(1, 'Keep at most this many test samples (seeded, class-stratified).'),
+      max_train: integer(1, 100_000_000, 'Keep at most this many train samples (seeded, class-stratified).'),
+      max_test: integer(1, 100_000_000, 'Keep at most this many test samples (seeded, class-stratified).'),
       holdout: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0, description: 'Fraction of the train split moved to a test split (seeded, stratified); for sources with a single split.' },
     },
   },
   ports: (params) => ({ inputs: {}, outputs: outputPorts(params) }),
   // Files pinned by sha256 are the same bytes wherever they are read from.
   executionOnly: (params) => (params.files !== undefined ? ['path'] : []),
+  check: (params, ctx) => staticCheck(params, ctx.baseDir, ctx.files),
   resources: { cpus: 1, memory: '2G' },
   async fingerprint(ctx) {
     checkParams(ctx.params);

@@ -83,7 +83,7 @@ export default defineNode<NoiseInjectParams>({
         description: 'asymmetric: "cifar10", "cifar100" (next fine class within the super-class, cyclically) or {from: to} with class names or indices.',
         oneOf: [
           { enum: ['cifar10', 'cifar100'] },
-          { type: 'object', additionalProperties: { anyOf: [{ type: 'string' }, { type: 'integer', minimum: 0 }] } },
+          { type: 'object', additionalProperties: { anyOf: [{ type: 'string' }, { type: 'integer', minimum: 0, maximum: 1_000_000 }] } },
         ],
       },
       transition: {

@@ -43,7 +43,7 @@ const paramsSchema = {
     relabel: { type: 'number', minimum: 0, maximum: 1, default: 0.8, description: 'mixfix θ_relabel: a sample whose prediction disagrees gets the predicted label when confidence ≥ this.' },
     C: { type: 'number', exclusiveMinimum: 0, default: 1, description: 'source logreg: inverse L2 strength (scikit-learn C).' },
     class_weight: { enum: ['balanced', 'none'], default: 'balanced', description: 'source logreg: class weights.' },
-    max_iter: { type: 'integer', minimum: 1, default: 1000, description: 'source logreg: L-BFGS iteration cap.' },
+    max_iter: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 1000, description: 'source logreg: L-BFGS iteration cap.' },
     tol: { type: 'number', exclusiveMinimum: 0, default: 1e-4, description: 'source logreg: tolerance on the largest gradient entry.' },
     momentum: { type: 'number', minimum: 0, maximum: 1, default: 0.9, description: 'ensemble-labels: ema = momentum·previous + (1 − momentum)·probs.' },
   },

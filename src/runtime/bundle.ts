@@ -4,19 +4,21 @@
 //   pipeline/<name>.yaml     the pipeline
 //   pipeline/<name>.lock     its lockfile
 //   objects/<2 hex>/<62 hex> the objects
-// Import trusts nothing: every entry name is checked (no `..`, no absolute path, no link, nothing
-// unknown), every object is hashed while it is staged in the cache's tmp/, and the cache, the
-// pipeline and the lockfile are touched only after the whole bundle checked out.
+// Import checks everything it can: every entry name (no `..`, no absolute path, no link, nothing
+// unknown, only <name>.yaml and <name>.lock), every object's hash while it is staged in the cache's
+// tmp/; the cache, the pipeline and the lockfile are touched only after the whole bundle checked
+// out. What it cannot check (that a record's outputs are what its key computes) is bound to the
+// bundle: its action records serve only the pipeline it carries unless imported with `trust`.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { basename, join, posix, resolve } from 'node:path';
+import { basename, dirname, join, posix, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'yaml';
 import tar from 'tar-stream';
 import { writeFileAtomic } from './atomic-file.js';
 import { SieveError } from './errors.js';
-import { sha256 } from './hash.js';
+import { hashFileStream, sha256 } from './hash.js';
 import { LOCKFILE_VERSION, type Lockfile } from './lockfile.js';
 import type { Store } from './store.js';
 import { moveInto, restoreActions, wantedObjects, type Selection } from './sync.js';
@@ -26,7 +28,8 @@ export const BUNDLE_VERSION = 1;
 const MANIFEST = 'sieve-bundle.json';
 const MAX_TEXT_ENTRY = 64 * 1024 * 1024;
 const HEX64 = /^[0-9a-f]{64}$/;
-const PLAIN_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+/** `<name>.yaml` (or `.yml`) with a plain name: import writes nothing else. */
+const PIPELINE_NAME = /^([A-Za-z0-9_][A-Za-z0-9._-]{0,99})\.ya?ml$/;
 
 export interface BundleFileEntry {
   name: string;
@@ -92,9 +95,13 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportReport> {
     lockfile: { name: basename(opts.lockPath), sha256: sha256(lockText), size: lockText.byteLength },
     objects: objects.map((o) => ({ hash: o.hash, size: o.size })),
   };
-  const tmp = `${opts.outFile}.${randomBytes(4).toString('hex')}.tmp`;
+  const outDir = dirname(opts.outFile);
+  const dirStat = await stat(outDir).catch(() => undefined);
+  if (!dirStat?.isDirectory()) throw new BundleError(opts.outFile, `cannot write it: ${outDir} ${dirStat ? 'is not a directory' : 'does not exist'}`);
+  const tmp = `${opts.outFile}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   const pack = tar.pack();
   const written = pipeline(pack, createWriteStream(tmp));
+  written.catch(() => undefined); // an early failure (no permission, a full disk) is reported below, not as an unhandled error
   const addBytes = (name: string, bytes: Uint8Array): Promise<void> =>
     new Promise((res, rej) => pack.entry({ name, size: bytes.byteLength, mode: 0o644 }, Buffer.from(bytes), (e) => (e ? rej(e) : res())));
   let bytes = 0;
@@ -125,6 +132,16 @@ export interface ImportOptions {
   toDir: string;
   /** Overwrite a different existing pipeline or lockfile. */
   force?: boolean;
+  /** The bundle's results may serve every pipeline, not only the one it carries. */
+  trust?: boolean;
+}
+
+/** What of a pipeline runs code: plugins (JavaScript) and `command` nodes (any command line). */
+export interface PipelineCode {
+  plugins: string[];
+  commands: { id: string; run: string }[];
+  /** Its `cache:` field, which import does not follow. */
+  cache?: string;
 }
 
 export interface ImportReport {
@@ -135,6 +152,29 @@ export interface ImportReport {
   added: number;
   bytes: number;
   actionsRestored: number;
+  /** The bundle file's sha256 (the origin its action records carry). */
+  sha256: string;
+  pipelineCode: PipelineCode;
+}
+
+/** The plugins and command nodes of a pipeline text (nothing when it does not parse). */
+export function pipelineCode(text: string): PipelineCode {
+  let doc: unknown;
+  try {
+    doc = parse(text, { maxAliasCount: 1000 });
+  } catch {
+    return { plugins: [], commands: [] };
+  }
+  const d = (doc !== null && typeof doc === 'object' ? doc : {}) as { plugins?: unknown; nodes?: unknown; cache?: unknown };
+  const plugins = Array.isArray(d.plugins) ? d.plugins.map((p) => String(p)) : [];
+  const commands: PipelineCode['commands'] = [];
+  if (d.nodes !== null && typeof d.nodes === 'object') {
+    for (const [id, n] of Object.entries(d.nodes as Record<string, unknown>)) {
+      const node = (n ?? {}) as { type?: unknown; params?: { run?: unknown } };
+      if (node.type === 'command') commands.push({ id, run: typeof node.params?.run === 'string' ? node.params.run : JSON.stringify(node.params?.run ?? null) });
+    }
+  }
+  return { plugins, commands, ...(typeof d.cache === 'string' ? { cache: d.cache } : {}) };
 }
 
 /** Rejects names that could land outside the staging directory or that the format does not know. */
@@ -154,7 +194,8 @@ export async function importBundle(opts: ImportOptions): Promise<ImportReport> {
   await store.init();
   const fileStat = await stat(file).catch(() => undefined);
   if (!fileStat?.isFile()) throw new BundleError(file, 'no such file');
-  const staging = join(store.tmpDir, `import-${randomBytes(6).toString('hex')}`);
+  const staging = store.tmpName('import-');
+  const bundleHash = await hashFileStream(file);
   await mkdir(join(staging, 'objects'), { recursive: true });
   const refuse = (reason: string, entry?: string): never => {
     throw new BundleError(file, reason, entry);
@@ -244,8 +285,12 @@ export async function importBundle(opts: ImportOptions): Promise<ImportReport> {
     }
     await writeFileAtomic(pipelinePath, pipelineBytes);
     await writeFileAtomic(lockPath, lockBytes);
-    const actionsRestored = await restoreActions(store, lock!);
-    return { pipelinePath, lockPath, objects: m.objects.length, added, bytes, actionsRestored };
+    const origin = { kind: 'bundle', source: bundleHash, pipeline: pipelinePath, ...(opts.trust ? { trusted: true } : {}) } as const;
+    const actionsRestored = await restoreActions(store, lock!, origin);
+    return {
+      pipelinePath, lockPath, objects: m.objects.length, added, bytes, actionsRestored, sha256: bundleHash,
+      pipelineCode: pipelineCode(pipelineBytes.toString('utf8')),
+    };
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
@@ -277,11 +322,18 @@ function parseManifest(file: string, bytes: Buffer): BundleManifest {
   if (m?.format !== BUNDLE_FORMAT) throw new BundleError(file, `unknown format ${JSON.stringify(m?.format)} (expected "${BUNDLE_FORMAT}")`, MANIFEST);
   if (m.version !== BUNDLE_VERSION) throw new BundleError(file, `bundle version ${m.version} is not supported (this Sieve reads version ${BUNDLE_VERSION})`, MANIFEST);
   for (const f of [m.pipeline, m.lockfile]) {
-    if (!f || typeof f.name !== 'string' || !PLAIN_NAME.test(f.name) || !HEX64.test(f.sha256) || !Number.isInteger(f.size)) {
+    if (!f || typeof f.name !== 'string' || !HEX64.test(f.sha256) || !Number.isInteger(f.size)) {
       throw new BundleError(file, `manifest names an invalid pipeline or lockfile entry ${JSON.stringify(f)}`, MANIFEST);
     }
   }
-  if (m.pipeline.name === m.lockfile.name) throw new BundleError(file, 'manifest gives the pipeline and the lockfile the same name', MANIFEST);
+  // Import writes these two files into the user's directory: only `<name>.yaml` and `<name>.lock`.
+  const base = PIPELINE_NAME.exec(m.pipeline.name)?.[1];
+  if (base === undefined) {
+    throw new BundleError(file, `refused: the pipeline must be named <name>.yaml with a plain name (letters, digits, . _ -), not ${JSON.stringify(m.pipeline.name)}`, MANIFEST);
+  }
+  if (m.lockfile.name !== `${base}.lock`) {
+    throw new BundleError(file, `refused: the lockfile of ${m.pipeline.name} must be named ${base}.lock, not ${JSON.stringify(m.lockfile.name)}`, MANIFEST);
+  }
   if (!Array.isArray(m.objects) || m.objects.some((o) => !HEX64.test(o?.hash) || !Number.isInteger(o.size) || o.size < 0)) {
     throw new BundleError(file, 'manifest `objects` must be a list of {hash: sha256 hex, size: bytes}', MANIFEST);
   }
@@ -313,38 +365,4 @@ async function stageEntry(entry: AsyncIterable<Buffer>, dest: string): Promise<{
     await handle.close();
   }
   return { sha256: h.digest('hex'), size };
-}
-
-
-/** The pipeline YAML of a bundle, read from its first entries without unpacking the rest. */
-export async function readBundlePipeline(file: string): Promise<string> {
-  const extract = tar.extract();
-  const src = createReadStream(file);
-  src.on('error', (e) => extract.destroy(e));
-  src.pipe(extract);
-  let manifest: BundleManifest | undefined;
-  try {
-    for await (const tarEntry of extract) {
-      const entry = tarEntry as unknown as AsyncIterable<Buffer> & { resume(): void };
-      const { name, type } = tarEntry.header;
-      if (type !== 'file') {
-        entry.resume();
-        continue;
-      }
-      if (!manifest) {
-        if (name !== MANIFEST) throw new BundleError(file, `not a Sieve bundle: the first entry must be ${MANIFEST}`, name);
-        manifest = parseManifest(file, await readEntry(entry, file, name));
-        continue;
-      }
-      if (name === `pipeline/${manifest.pipeline.name}`) return (await readEntry(entry, file, name)).toString('utf8');
-      entry.resume();
-    }
-  } catch (e) {
-    if (e instanceof BundleError) throw e;
-    throw new BundleError(file, `not a readable Sieve bundle (${(e as Error).message})`);
-  } finally {
-    extract.destroy();
-    src.destroy();
-  }
-  throw new BundleError(file, 'not a Sieve bundle: no pipeline entry');
 }

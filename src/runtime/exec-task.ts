@@ -14,7 +14,7 @@ import { keyInstance } from './keys.js';
 import { importNodeType } from './node-module.js';
 import type { NodeType, OutputPort } from './node-type.js';
 import type { Plan, PlannedNode } from './plan.js';
-import { Store, type ActionRecord, type ObjectRef } from './store.js';
+import { Store, usableFor, type ActionRecord, type ObjectRef } from './store.js';
 import { runTask } from './task.js';
 import type { Json } from './tensor.js';
 
@@ -221,7 +221,8 @@ export async function execTask(task: TaskFile, opts: ExecTaskOptions): Promise<T
     await hasher.save().catch(() => undefined);
     const { deps, environment } = keyed;
     key = keyed.key;
-    const hit = store.getAction(key);
+    const found = store.getAction(key);
+    const hit = found && usableFor(found, task.pipeline) ? found : undefined;
     if (hit && Object.values(hit.outputs).every((r) => store.hasIntact(r))) {
       opts.log(`${task.nodeId}: cached (key ${key.slice(0, 12)})`);
       return await finish({ status: 'cached', key, outputs: hit.outputs, ...(environment ? { environment } : {}) });

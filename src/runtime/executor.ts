@@ -10,8 +10,8 @@ import { EventBus, type NodeRecord, type NodeRef, type NodeStatus, type RunListe
 import { FileHasher, canonicalJson } from './hash.js';
 import { keyInstance, selectInstances, siteOf, type InstanceKey, type KeyMaterial } from './keys.js';
 import type { Plan, PlannedNode } from './plan.js';
-import type { ExternalDepRecord, ObjectRef, Store } from './store.js';
 import { LocalRunner, type Runner, type RunnerResult } from './runner.js';
+import { Lease, describeOrigin, usableFor, type ActionOrigin, type ExternalDepRecord, type ObjectRef, type Store } from './store.js';
 import type { TaskHooks, TaskRequest } from './task.js';
 
 export interface ExecuteOptions {
@@ -24,6 +24,22 @@ export interface ExecuteOptions {
   fileHasher?: FileHasher;
   /** Where executions happen (default: a LocalRunner with `jobs` slots); closed at the end of the run. */
   runner?: Runner;
+  /** `sieve audit`: recompute the selected results that came from elsewhere and compare. */
+  audit?: AuditOptions;
+}
+
+export interface AuditOptions {
+  /** Whether to recompute this node's result (one that arrived from a bundle or a remote). */
+  select(nodeId: string, key: string): boolean;
+  onResult(r: AuditResult): void;
+}
+
+export interface AuditResult {
+  nodeId: string;
+  key: string;
+  origin: ActionOrigin;
+  /** Output ports whose recomputed hash differs from the record's: [port, recorded, recomputed]. */
+  mismatches: [string, string, string][];
 }
 
 export interface Outcome {
@@ -54,6 +70,8 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
   const bus = new EventBus(opts.listeners);
   const store = opts.store;
   await store.init();
+  await store.cleanStaleTmp(); // what killed runs left in tmp/
+  const lease = new Lease(store);
   const runner = opts.runner ?? new LocalRunner(opts.jobs);
   const limit = pLimit(runner.slots);
   const hasher = opts.fileHasher ?? new FileHasher(store.fileHashStatePath);
@@ -108,11 +126,22 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
       return fail(ref, t0, o.error ?? 'failed', key);
     }
     const attempt = (async (): Promise<Outcome> => {
+      let auditing: { origin: ActionOrigin; outputs: Record<string, ObjectRef> } | undefined;
       if (!force) {
-        const hit = store.getAction(key);
-        if (hit) {
+        const found = store.getAction(key);
+        // A result from elsewhere serves only the pipeline it arrived with (unless its source is trusted).
+        const foreign = found && !usableFor(found, plan.file.path);
+        if (foreign) {
+          const from = found.origin?.kind === 'local' ? '' : ` for ${found.origin?.pipeline ?? '?'}`;
+          bus.emit({ event: 'node-warning', node: ref, message: `a result ${describeOrigin(found.origin)}${from} is not used by this pipeline: recomputing` });
+        }
+        const hit = foreign ? undefined : found;
+        if (hit?.origin && hit.origin.kind !== 'local' && opts.audit?.select(n.nodeId, key)) {
+          auditing = { origin: hit.origin, outputs: hit.outputs };
+        } else if (hit) {
           if (Object.values(hit.outputs).every((r) => store.hasIntact(r))) {
             const record = toRecord(hit, material, n);
+            lease.add(Object.values(hit.outputs).map((r) => r.hash));
             bus.emit({ event: 'node-end', node: ref, status: 'cached', ms: nowMs() - t0, key, outputs: hashesOf(record), record });
             return { status: 'cached', record };
           }
@@ -146,6 +175,9 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
           tRun = nowMs();
           if (!started) bus.emit({ event: 'node-start', node: ref, key });
           started = true;
+          // Its inputs (and what earlier hits used) are leased before it reads them: `gc` keeps them.
+          lease.add(Object.values(inputRefs).map((r) => r.hash));
+          lease.flush();
           return runner.run({ instanceId: n.instanceId, node: n.registered, request, key }, hooks);
         });
       let result: RunnerResult;
@@ -172,11 +204,22 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
         }
       }
       await saveLog();
+      const durationMs = Math.round(nowMs() - tRun);
+      if (auditing) {
+        const mismatches: AuditResult['mismatches'] = [];
+        for (const [port, want] of Object.entries(auditing.outputs)) {
+          const got = result.outputs[port]?.hash ?? '(none)';
+          if (got !== want.hash) mismatches.push([port, want.hash, got]);
+        }
+        for (const port of Object.keys(result.outputs)) if (!(port in auditing.outputs)) mismatches.push([port, '(none)', result.outputs[port].hash]);
+        // The record is replaced by what was computed here either way: a bad one is gone.
+        if (mismatches.length > 0) await store.deleteAction(key);
+        opts.audit!.onResult({ nodeId: n.nodeId, key, origin: auditing.origin, mismatches });
+      }
       // A runner that stored the action itself (a cluster job) hands it back as it is.
-      const action = result.action ?? {
-        key, type: n.typeName, version: n.registered.node.version, outputs: result.outputs, deps, notes: result.notes, durationMs: Math.round(nowMs() - tRun),
-      };
+      const action = result.action ?? { key, type: n.typeName, version: n.registered.node.version, outputs: result.outputs, deps, notes: result.notes, durationMs };
       if (!result.action) await store.putAction(action);
+      lease.add(Object.values(result.outputs).map((r) => r.hash));
       const record = toRecord(action, result.environment ? { ...material, environment: result.environment } : material, n);
       // Its own time, from the start of execution (not the wait for a free slot).
       bus.emit({ event: 'node-end', node: ref, status: 'ran', ms: nowMs() - tRun, key: action.key, outputs: hashesOf(record), record });
@@ -211,7 +254,11 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
     ms: Math.round(nowMs() - started), failures,
   };
   bus.emit({ event: 'run-end', summary });
-  await bus.flush();
+  try {
+    await bus.flush();
+  } finally {
+    lease.release(); // after the run record and the lockfile name what this run produced
+  }
   return { summary, outcomes: settled };
 }
 

@@ -57,15 +57,27 @@ export interface FileHash {
 
 interface MemoEntry {
   size: number;
-  mtimeMs: number;
-  ino: number;
+  /** Nanosecond timestamps and the inode, as decimal strings (bigint stat). */
+  mtimeNs: string;
+  ctimeNs: string;
+  ino: string;
+  /** When the hash was taken (ns since the epoch, by the clock that stamps ctime). */
+  hashedNs: string;
   sha256: string;
 }
 
 /**
- * Memoises file hashes keyed by path, size, mtime and inode (like DVC's state database), so a
- * large data set or model is not re-read on every run. With a `statePath` the memo persists
- * across processes (`load` before use, `save` after).
+ * How long after a file's last change its hash may still be unsafe to memoise: a write within the
+ * same timestamp tick leaves size, mtime and ctime as they were (git's "racily clean" entries).
+ */
+const RACY_NS = 2_000_000_000n;
+
+/**
+ * Memoises file hashes keyed by path, size, mtime, ctime and inode (nanoseconds), so a large data
+ * set or model is not re-read on every run. An entry is used only if every one of them is
+ * unchanged and it was taken well after the file's last change (ctime), so an edit that keeps the
+ * size and restores the mtime, or lands in the same tick as the hash, is always hashed again. With
+ * a `statePath` the memo persists across processes (`load` before use, `save` after).
  */
 export class FileHasher {
   private memo = new Map<string, MemoEntry>();
@@ -77,7 +89,8 @@ export class FileHasher {
     if (!this.statePath) return;
     try {
       // Synchronous, as the executor's other reads of small state files (see Store.getAction).
-      this.memo = new Map(Object.entries(JSON.parse(readFileSync(this.statePath, 'utf8')) as Record<string, MemoEntry>));
+      const data = JSON.parse(readFileSync(this.statePath, 'utf8')) as Record<string, MemoEntry> | null;
+      this.memo = new Map(Object.entries(data !== null && typeof data === 'object' ? data : {}));
     } catch {
       this.memo = new Map(); // absent or unreadable: start afresh, it is only a cache
     }
@@ -91,12 +104,30 @@ export class FileHasher {
   }
 
   async hash(path: string): Promise<FileHash> {
-    const s = await stat(path);
+    const s = await stat(path, { bigint: true });
+    const size = Number(s.size);
     const hit = this.memo.get(path);
-    if (hit && hit.size === s.size && hit.mtimeMs === s.mtimeMs && hit.ino === s.ino) return { sha256: hit.sha256, size: s.size };
+    if (
+      hit && hit.size === size && hit.mtimeNs === String(s.mtimeNs) && hit.ctimeNs === String(s.ctimeNs) && hit.ino === String(s.ino) &&
+      typeof hit.sha256 === 'string' && safeAfter(hit.hashedNs, s.ctimeNs)
+    ) {
+      return { sha256: hit.sha256, size };
+    }
+    const hashedNs = BigInt(Date.now()) * 1_000_000n;
     const digest = await hashFileStream(path);
-    this.memo.set(path, { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino, sha256: digest });
+    this.memo.set(path, {
+      size, mtimeNs: String(s.mtimeNs), ctimeNs: String(s.ctimeNs), ino: String(s.ino), hashedNs: String(hashedNs), sha256: digest,
+    });
     this.dirty = true;
-    return { sha256: digest, size: s.size };
+    return { sha256: digest, size };
+  }
+}
+
+/** Whether a hash taken at `hashedNs` is later than the file's last change by more than a tick. */
+function safeAfter(hashedNs: string | undefined, ctimeNs: bigint): boolean {
+  try {
+    return hashedNs !== undefined && BigInt(hashedNs) - ctimeNs > RACY_NS;
+  } catch {
+    return false;
   }
 }

@@ -109,6 +109,8 @@ export class LockfileWriter implements RunListener {
     private readonly plan: Plan,
     private readonly sieveVersion: string,
     readonly path = lockfilePath(plan.file.path),
+    /** Where its temp file goes (the cache's tmp/), so none is ever left beside the pipeline. */
+    private readonly tmpDir?: string,
   ) {}
 
   onEvent(e: RunEvent): Promise<void> | void {
@@ -142,7 +144,7 @@ export class LockfileWriter implements RunListener {
     if (!before && Object.keys(points).length === 0) return;
     const text = serializeLockfile(lock);
     // Unchanged (a no-op run): left alone, so its modification time still says when results changed.
-    if (text !== before?.text) await writeFileAtomic(this.path, text);
+    if (text !== before?.text) await writeFileAtomic(this.path, text, this.tmpDir);
     this.written = lock;
   }
 }

@@ -1,14 +1,12 @@
 // `sieve gc` and `sieve verify`.
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { errorMessage } from './errors.js';
 import type { Remote } from './remotes/remote.js';
 import { lockfileObjects, readLockfile } from './lockfile.js';
 import type { RunRecord } from './run-record.js';
-import type { Store } from './store.js';
+import { readLeases, type Store } from './store.js';
 
 export interface GcReport {
   keptObjects: number;
@@ -18,17 +16,32 @@ export interface GcReport {
   removedTmp: number;
   roots: string[];
   dryRun: boolean;
+  /** Objects kept only because a running process uses them or wrote them during its run. */
+  inFlight: number;
 }
 
 /**
+ * Slack for filesystem timestamps, which the kernel takes from a coarser clock than Date.now():
+ * an object written just after gc started may carry an mtime a few milliseconds earlier.
+ */
+const CLOCK_SLACK_MS = 100;
+
+/**
  * Removes objects that neither a run record (the latest run of each pipeline) nor a lockfile refers
- * to, and the action records that point at removed objects.
+ * to, and the action records that point at removed objects. A run record it cannot read stops it
+ * (it must never widen what is deleted). Safe while runs go on: the objects a running process has
+ * leased, and every object or record written since the oldest running process started (or since gc
+ * itself started), are kept.
  */
 export async function collectGarbage(store: Store, opts: { dryRun: boolean; lockfiles?: readonly string[] }): Promise<GcReport> {
+  const started = Date.now();
   const live = new Set<string>();
   const roots: string[] = [];
   const lockPaths = new Set(opts.lockfiles ?? []);
-  for (const r of (await store.listRunRecords()) as unknown as RunRecord[]) {
+  const leases = await readLeases(store);
+  const cutoff = Math.min(started, leases.oldestStart ?? started) - CLOCK_SLACK_MS;
+  const young = async (path: string): Promise<boolean> => ((await stat(path).catch(() => undefined))?.mtimeMs ?? 0) >= cutoff;
+  for (const r of (await store.listRunRecords(true)) as unknown as RunRecord[]) {
     roots.push(`run record of ${r.file}`);
     for (const n of r.nodes ?? []) for (const o of Object.values(n.outputs ?? {})) live.add(o.hash);
     if (r.lockfile && existsSync(r.lockfile)) lockPaths.add(r.lockfile);
@@ -42,9 +55,16 @@ export async function collectGarbage(store: Store, opts: { dryRun: boolean; lock
   let removedObjects = 0;
   let removedBytes = 0;
   let kept = 0;
+  let inFlight = 0;
   for (const hash of await store.listObjects()) {
     if (live.has(hash)) {
       kept++;
+      continue;
+    }
+    if (leases.hashes.has(hash) || (await young(store.objectPath(hash)))) {
+      kept++;
+      inFlight++;
+      live.add(hash);
       continue;
     }
     removedObjects++;
@@ -55,12 +75,17 @@ export async function collectGarbage(store: Store, opts: { dryRun: boolean; lock
   for (const key of await store.listActions()) {
     const a = store.getAction(key);
     if (!a || Object.values(a.outputs).some((o) => !live.has(o.hash))) {
+      if (await young(store.actionPath(key))) continue;
       removedActions++;
       if (!opts.dryRun) await store.deleteAction(key);
     }
   }
-  const removedTmp = opts.dryRun ? 0 : await store.cleanTmp(60 * 60 * 1000);
-  return { keptObjects: kept, removedObjects, removedBytes, removedActions, removedTmp, roots, dryRun: opts.dryRun };
+  let removedTmp = 0;
+  if (!opts.dryRun) {
+    removedTmp = (await store.cleanStaleTmp()) + (await store.cleanTmp(60 * 60 * 1000));
+    for (const dead of leases.dead) await rm(dead, { force: true });
+  }
+  return { keptObjects: kept, removedObjects, removedBytes, removedActions, removedTmp, roots, dryRun: opts.dryRun, inFlight };
 }
 
 export interface VerifyReport {
@@ -119,7 +144,7 @@ export async function verifyRemote(
         if (entry.problem) {
           bad.push({ hash: entry.name, reason: entry.problem });
         } else {
-          const tmp = join(store.tmpDir, `verify-${randomBytes(6).toString('hex')}`);
+          const tmp = store.tmpName('verify-');
           try {
             const got = await remote.get(entry.name, tmp);
             if (got.sha256 !== entry.name) bad.push({ hash: entry.name, reason: `content hashes to ${got.sha256}` });

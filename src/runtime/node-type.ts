@@ -82,6 +82,25 @@ export interface FingerprintContext<P> {
   hashFile(path: string): Promise<{ sha256: string; size: number }>;
 }
 
+/** What a node type's static check may look at besides its params. */
+export interface StaticCheckContext {
+  /** Directory of the pipeline file: relative paths in params resolve against it. */
+  readonly baseDir: string;
+  /** The input ports the pipeline connects. */
+  readonly connected: ReadonlySet<string>;
+  /**
+   * Whether to check the external files the params name (true when the command will run nodes;
+   * `dag`, `status` and `show` still work on a pipeline whose data is not here yet).
+   */
+  readonly files: boolean;
+}
+
+/** A problem a static check found: the param path it is about (relative to params) and what is wrong. */
+export interface ParamProblem {
+  path: readonly (string | number)[];
+  message: string;
+}
+
 export interface NodeType<P = Record<string, unknown>> {
   /** The `type:` users write in YAML. */
   readonly type: string;
@@ -112,6 +131,13 @@ export interface NodeType<P = Record<string, unknown>> {
   readonly executionOnly?: readonly string[] | ((params: P) => readonly string[]);
   /** Output ports whose JSON values are metrics collected by `sieve results`. */
   readonly metrics?: readonly string[];
+  /**
+   * What can be checked when planning, without data or inputs: combinations of params the schema
+   * cannot express, and the external files the params name (that they exist, as a file or a
+   * directory). Each problem is reported at its param, exit 2, before anything runs. Cheap and
+   * synchronous: it runs on every planning (also when the plan is memoised).
+   */
+  check?(params: P, ctx: StaticCheckContext): ParamProblem[];
   /** Files outside the cache the outputs depend on; their hashes join the key. */
   fingerprint?(ctx: FingerprintContext<P>): Promise<ExternalDep[]>;
   /**

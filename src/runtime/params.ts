@@ -96,11 +96,36 @@ export function pointId(assignments: readonly Assignment[]): string {
   return assignments.length === 0 ? 'default' : assignments.map((a) => `${a.path}=${pointValue(a.value)}`).join(',');
 }
 
+/** Grid points a sweep may have unless `$SIEVE_MAX_POINTS` says otherwise (see the README). */
+export const DEFAULT_MAX_POINTS = 100_000;
+
+/** The limit on grid points: `$SIEVE_MAX_POINTS`, else DEFAULT_MAX_POINTS. */
+export function maxPoints(): number {
+  const env = process.env.SIEVE_MAX_POINTS;
+  const n = env === undefined || env === '' ? DEFAULT_MAX_POINTS : Number(env);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`$SIEVE_MAX_POINTS must be a positive integer, got ${JSON.stringify(env)}`);
+  return n;
+}
+
+/** How many points the axes make (grid lengths multiplied, times the zip rows), without making them. */
+export function sweepSize(axes: SweepAxes): number {
+  let n = 1;
+  for (const values of Object.values(axes.grid)) n *= values.length;
+  const zip = Object.values(axes.zip);
+  if (zip.length > 0) n *= zip[0].length;
+  return n;
+}
+
 /** Expands grid axes (cartesian) times zip rows (paired) into points, in a stable order. */
 export function expandSweep(axes: SweepAxes, origin: { grid: string; zip: string }): GridPoint[] {
   const gridPaths = Object.keys(axes.grid);
   const zipPaths = Object.keys(axes.zip);
   if (gridPaths.length === 0 && zipPaths.length === 0) return [{ index: 0, id: 'default', assignments: [] }];
+  const size = sweepSize(axes);
+  const limit = maxPoints();
+  if (size > limit) {
+    throw new UsageError(`the sweep has ${size.toLocaleString('en-US')} points, more than the limit of ${limit.toLocaleString('en-US')} (set $SIEVE_MAX_POINTS to allow more)`);
+  }
   const zipLengths = new Set(zipPaths.map((p) => axes.zip[p].length));
   if (zipLengths.size > 1) {
     throw new UsageError(
@@ -125,9 +150,22 @@ export function expandSweep(axes: SweepAxes, origin: { grid: string; zip: string
   }));
 }
 
-/** Sets `value` at a dotted sub-path of a params object (creating objects on the way); returns a copy. */
+/** Names that would reach an object's prototype: refused in every param path and params key. */
+export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** The first forbidden segment of a dotted path, if any. */
+export function forbiddenSegment(path: readonly string[]): string | undefined {
+  return path.find((s) => FORBIDDEN_KEYS.has(s));
+}
+
+/**
+ * Sets `value` at a dotted sub-path of a params object (creating objects on the way); returns a copy.
+ * The copies have no prototype, so no path can reach Object.prototype.
+ */
 export function setPath(obj: Record<string, Json>, path: readonly string[], value: Json): Record<string, Json> {
-  const copy: Record<string, Json> = { ...obj };
+  const bad = forbiddenSegment(path);
+  if (bad !== undefined) throw new RangeError(`"${bad}" is not allowed in a param path`);
+  const copy: Record<string, Json> = Object.assign(Object.create(null) as Record<string, Json>, obj);
   if (path.length === 1) {
     copy[path[0]] = value;
     return copy;

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-file.js';
-import { canonicalJson, hashJson } from './hash.js';
+import { canonicalJson, hashJson, sha256 } from './hash.js';
 import { portsFor } from './node-type.js';
 import type { GridPoint } from './params.js';
 import type { PipelineFile, Plan, PlannedNode } from './plan.js';
@@ -56,6 +56,8 @@ interface Entry {
   instances: Omit<PlannedNode, 'registered'>[];
   pointNodes: [string, string][][];
   sweptPaths: string[];
+  /** sha256 of the entry's JSON text without this field: an entry edited on disk is planned again. */
+  digest?: string;
 }
 
 export class PlanCache {
@@ -82,7 +84,11 @@ export class PlanCache {
     } catch {
       return undefined;
     }
-    if (entry.format !== PLAN_CACHE_FORMAT || entry.key !== key) return undefined;
+    if (entry === null || typeof entry !== 'object' || entry.format !== PLAN_CACHE_FORMAT || entry.key !== key) return undefined;
+    // The digest is over the JSON text of the rest, as written (JSON.parse keeps key order and
+    // numbers, so writing it again gives the same text); canonical JSON would cost seconds on a big grid.
+    const { digest, ...content } = entry;
+    if (digest !== sha256(JSON.stringify(content))) return undefined;
     try {
       for (const p of entry.plugins) await registry.loadPlugin(p.specifier, p.baseDir);
       await registry.load(Object.keys(entry.types));
@@ -133,6 +139,7 @@ export class PlanCache {
       sweptPaths: plan.sweptPaths,
     };
     try {
+      entry.digest = sha256(JSON.stringify(entry));
       if (this.mustExist !== undefined && !(await exists(this.mustExist))) return;
       await mkdir(this.dir, { recursive: true });
       await writeFileAtomic(this.entryPath(key), JSON.stringify(entry));

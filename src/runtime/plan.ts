@@ -3,7 +3,7 @@
 // plans (planner.ts: YAML, schemas, sweep), which is loaded only then.
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { UsageError } from './errors.js';
+import { UsageError, ValidationError } from './errors.js';
 import type { Ports } from './node-type.js';
 import type { GridPoint, SweepAxes } from './params.js';
 import { peekCacheField, type LoadedPlugin, type PlanCache, type PlanInputs } from './plan-cache.js';
@@ -11,6 +11,7 @@ import type { NodeRegistry, RegisteredNode } from './registry.js';
 import type { ResourceHints } from './resources.js';
 import type { SchemaValidator } from './schema.js';
 import { closest } from './suggest.js';
+import { decodeUtf8 } from './utf8.js';
 import type { Json } from './tensor.js';
 
 export interface NodeDecl {
@@ -46,7 +47,10 @@ export interface InputEdge {
 }
 
 export interface PlannedNode {
-  /** Structural identity: equal across grid points when type, params, seed and inputs are equal. */
+  /**
+   * Structural identity within the plan (`<node>#<n>`): grid points share an instance when type,
+   * params, seed and the instances their inputs come from are equal.
+   */
   instanceId: string;
   nodeId: string;
   typeName: string;
@@ -85,6 +89,8 @@ export interface PlanOptions {
   plugins?: readonly string[];
   /** Ignore the file's sweep section (e.g. `run --no-sweep`). */
   noSweep?: boolean;
+  /** Check the external files the nodes name (data, deps) as part of planning: for commands that run nodes. */
+  checkFiles?: boolean;
   /** The plan cache to use, given the store the pipeline's `cache` field names (undefined: none). */
   planCache?: (declaredCache: string | undefined) => PlanCache;
 }
@@ -103,23 +109,39 @@ function suggestSibling(path: string): string {
 
 export async function loadPlan(pipelinePath: string, options: PlanOptions): Promise<Plan> {
   const path = resolve(pipelinePath);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8'); // small, and read before anything else can run: see Store.getAction
+    bytes = readFileSync(path); // small, and read before anything else can run: see Store.getAction
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new UsageError(`no such pipeline file: ${pipelinePath}${suggestSibling(path)}`);
-    throw new UsageError(`cannot read pipeline ${pipelinePath}: ${code ?? (e as Error).message}`);
+    throw new UsageError(`cannot read pipeline ${pipelinePath}: ${code === 'EISDIR' ? 'a directory, not a file' : code ?? (e as Error).message}`);
   }
+  const decoded = decodeUtf8(path, bytes);
+  if ('diagnostic' in decoded) throw new ValidationError([decoded.diagnostic]);
+  const text = decoded.text;
   if (!options.planCache) return (await import('./planner.js')).planFromText(path, text, options);
   const inputs = planInputs(path, text, options);
   const memo = options.planCache(peekCacheField(text));
   const hit = await memo.restore(inputs, options.registry, dirname(path));
-  if (hit) return hit;
+  // The node types' static checks look at files too, which may have changed since: a problem means
+  // planning again, which reports it located.
+  if (hit && passesStaticChecks(hit, Boolean(options.checkFiles))) return hit;
   const plan = await (await import('./planner.js')).planFromText(path, text, options);
   // Saved only where the next run will look for it.
   if (options.planCache(plan.file.cache).dir === memo.dir) await memo.save(inputs, plan);
   return plan;
+}
+
+function passesStaticChecks(plan: Plan, files: boolean): boolean {
+  const checked = new Set<unknown>();
+  for (const n of plan.nodes.values()) {
+    const check = n.registered.node.check;
+    if (!check || checked.has(n.params)) continue;
+    checked.add(n.params);
+    if (check(n.params, { baseDir: plan.file.baseDir, connected: new Set(Object.keys(n.inputs)), files }).length > 0) return false;
+  }
+  return true;
 }
 
 /** What planning `text` (the file at absolute `path`) with `options` reads, besides the node types. */

@@ -7,7 +7,7 @@ import { ValidationError, type Diagnostic } from './errors.js';
 import { hashJson } from './hash.js';
 import { portsFor, type InputPort, type OutputPort, type Ports } from './node-type.js';
 import {
-  expandSweep, parseAxisFlags, parseOverrides, pointId, pointValue, schemaAt, setPath, splitList, unsetPath,
+  FORBIDDEN_KEYS, expandSweep, forbiddenSegment, parseAxisFlags, parseOverrides, pointId, pointValue, schemaAt, setPath, splitList, unsetPath,
   type Assignment, type GridPoint, type SweepAxes,
 } from './params.js';
 import { NODE_ID_PATTERN, pipelineDocumentSchema } from './pipeline-schema.js';
@@ -15,7 +15,7 @@ import type { InputEdge, NodeDecl, PipelineFile, Plan, PlannedNode, PlanOptions 
 import type { LoadedPlugin } from './plan-cache.js';
 import type { PluginError } from './registry.js';
 import type { ResourceHints } from './resources.js';
-import { SchemaValidator, type Locate } from './schema.js';
+import { SchemaValidator, yamlNumber, type Locate } from './schema.js';
 import { SourceDocument, type FieldPath } from './source.js';
 import { suggest } from './suggest.js';
 import type { Json } from './tensor.js';
@@ -42,7 +42,9 @@ export async function planFromText(path: string, text: string, options: PlanOpti
     const { line, column } = source.locate(p, at);
     return { file: path, line, column, field: p.join('.') };
   };
-  const raw = source.toJS() as Record<string, unknown> | null;
+  const data = source.toData();
+  if ('diagnostic' in data) throw new ValidationError([...syntax, data.diagnostic]);
+  const raw = data.value as Record<string, unknown> | null;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ValidationError([{ file: path, line: 1, column: 1, field: '', message: 'expected a mapping with `name` and `nodes`' }]);
   }
@@ -82,6 +84,9 @@ export async function planFromText(path: string, text: string, options: PlanOpti
       ...(isPlainObject(n.resources) ? { resources: n.resources as ResourceHints } : {}),
     });
   }
+  for (const d of decls) for (const at of forbiddenKeys(d.params)) diags.push(source.diagnostic(['nodes', d.id, 'params', ...at], `"${at[at.length - 1]}" is not allowed as a params key`, 'key'));
+  // Non-finite numbers are invalid everywhere (the schemas catch typed fields; this, free-form ones).
+  for (const [at, n] of nonFinite(raw)) diags.push(source.diagnostic(at, `${yamlNumber(n)} is not a finite number`));
   const declById = new Map(decls.map((d) => [d.id, d]));
   const knownIds = new Set(Object.keys(rawNodes));
 
@@ -148,67 +153,132 @@ export async function planFromText(path: string, text: string, options: PlanOpti
     diags.push(source.diagnostic(['nodes', cycle[0], 'inputs'], `cycle: ${cycle.join(' → ')}`));
   }
 
-  // Per point: resolve params (validated, defaults filled) and ports.
-  const resolved: { params: Map<string, Record<string, Json>>; seeds: Map<string, number>; ports: Map<string, Ports> }[] = [];
+  // Per point: resolve params (validated, defaults filled) and ports. A node's resolution depends
+  // only on the assignments that reach it, so it is done once per distinct set of them (a grid of
+  // 10^5 points validates each node a handful of times, not 10^5 times).
   // A problem found at some points only is reported once, with the points named.
-  const found = new Map<string, { d: Diagnostic; points: string[] }>();
+  const found = new Map<string, { d: Diagnostic; points: Set<string> }>();
   let current = '';
   const pushOnce = (d: Diagnostic): void => {
     const id = `${d.file}:${d.line}:${d.column}:${d.field}:${d.message}`;
-    const entry = found.get(id) ?? { d, points: [] };
+    const entry = found.get(id) ?? { d, points: new Set<string>() };
     found.set(id, entry);
-    if (!entry.points.includes(current)) entry.points.push(current);
+    entry.points.add(current);
   };
-  for (const point of points) {
-    current = point.id;
-    const assignments = point.assignments;
-    const params = new Map<string, Record<string, Json>>();
-    const seeds = new Map<string, number>();
-    const ports = new Map<string, Ports>();
-    let seedForAll = pipelineSeed;
-    for (const a of assignments) if (a.path === 'seed') seedForAll = Number(a.value);
-    for (const d of decls) {
-      let p = structuredClone(d.params);
-      let seed = d.seed ?? seedForAll;
-      const assigned = new Map<string, Assignment>();
-      for (const a of assignments) {
-        const [nodeId, ...rest] = a.path.split('.');
-        if (nodeId !== d.id || rest.length === 0) continue;
-        if (rest.length === 1 && rest[0] === 'seed') seed = Number(a.value);
-        else {
-          // null unsets the param (its default applies): a sweep can switch a param off for some points.
-          p = a.value === null ? unsetPath(p, rest) : setPath(p, rest, a.value);
-          assigned.set(rest.join('.'), a);
-        }
-      }
-      const reg = registry.get(d.type)!;
-      const locate: Locate = (fieldPath, at) => {
-        const rel = fieldPath.slice(3).map(String);
-        for (const [dotted, a] of assigned) {
-          const parts = dotted.split('.');
-          if (parts.every((s, i) => rel[i] === s) || rel.every((s, i) => parts[i] === s)) {
-            if (a.origin.startsWith('sweep.')) return locateInFile(['sweep', a.origin.slice(6), `${d.id}.${dotted}`], 'key');
-            return { file: CLI, line: 0, column: 0, field: `${fieldPath.join('.')} (from ${a.origin})` };
-          }
-        }
-        return locateInFile(fieldPath, at);
-      };
-      const paramDiags = validator.validate(reg.node.paramsSchema, p, ['nodes', d.id, 'params'], locate).map((diag) => gridHint(diag, assigned));
-      paramDiags.forEach(pushOnce);
-      params.set(d.id, p);
-      seeds.set(d.id, seed);
-      if (paramDiags.length === 0) {
-        try {
-          ports.set(d.id, portsFor(reg.node, p, new Set(Object.keys(d.inputs))));
-        } catch (e) {
-          pushOnce(source.diagnostic(['nodes', d.id, 'params'], (e as Error).message));
-        }
+  interface Resolution {
+    id: number;
+    params: Record<string, Json>;
+    seed: number;
+    ports?: Ports;
+    /** The first resolution with the same type, version, params and seed (see canonOf). */
+    canon?: number;
+    /** What is wrong with it, reported for every point that uses it. */
+    problems: Diagnostic[];
+  }
+  const resolutions = decls.map(() => new Map<string, Resolution>());
+  const resolutionBySignature = decls.map(() => new Map<string, Resolution>());
+  let nextResolution = 0;
+  const resolve = (di: number, assignments: readonly Assignment[], seedForAll: number): Resolution => {
+    const d = decls[di];
+    const mine: [string[], Assignment][] = [];
+    for (const a of assignments) {
+      const [nodeId, ...rest] = a.path.split('.');
+      if (nodeId === d.id && rest.length > 0 && forbiddenSegment(rest) === undefined) mine.push([rest, a]);
+    }
+    const signature = `${seedForAll}\u0000${mine.map(([rest, a]) => `${rest.join('.')}\u0001${a.origin}\u0001${valueKey(a.value)}`).join('\u0000')}`;
+    const known = resolutions[di].get(signature);
+    if (known) return known;
+    let p = nullPrototypeCopy(d.params) as Record<string, Json>;
+    let seed = d.seed ?? seedForAll;
+    const assigned = new Map<string, Assignment>();
+    for (const [rest, a] of mine) {
+      if (rest.length === 1 && rest[0] === 'seed') seed = Number(a.value);
+      else {
+        // null unsets the param (its default applies): a sweep can switch a param off for some points.
+        p = a.value === null ? unsetPath(p, rest) : setPath(p, rest, a.value);
+        assigned.set(rest.join('.'), a);
       }
     }
-    for (const d of decls) checkInputs(d, ports, knownIds, source, pushOnce);
-    resolved.push({ params, seeds, ports });
+    const reg = registry.get(d.type)!;
+    const locate: Locate = (fieldPath, at) => {
+      const rel = fieldPath.slice(3).map(String);
+      for (const [dotted, a] of assigned) {
+        const parts = dotted.split('.');
+        if (parts.every((s, i) => rel[i] === s) || rel.every((s, i) => parts[i] === s)) {
+          if (a.origin.startsWith('sweep.')) return locateInFile(['sweep', a.origin.slice(6), `${d.id}.${dotted}`], 'key');
+          return { file: CLI, line: 0, column: 0, field: `${fieldPath.join('.')} (from ${a.origin})` };
+        }
+      }
+      return locateInFile(fieldPath, at);
+    };
+    const paramDiags = validator.validate(reg.node.paramsSchema, p, ['nodes', d.id, 'params'], locate).map((diag) => gridHint(diag, assigned));
+    // A non-finite number in the file is reported once, above, wherever it is.
+    const problems = paramDiags.filter((x) => x.file === CLI || !x.message.includes('(not a finite number)'));
+    const r: Resolution = { id: nextResolution++, params: p, seed, problems };
+    if (paramDiags.length === 0) {
+      try {
+        r.ports = portsFor(reg.node, p, new Set(Object.keys(d.inputs)));
+      } catch (e) {
+        problems.push(source.diagnostic(['nodes', d.id, 'params'], (e as Error).message));
+      }
+      // What the node type can check without data: param combinations, the files they name.
+      for (const problem of reg.node.check?.(p, { baseDir, connected: new Set(Object.keys(d.inputs)), files: Boolean(options.checkFiles) }) ?? []) {
+        problems.push({ ...locate(['nodes', d.id, 'params', ...problem.path], 'value'), message: problem.message });
+      }
+    }
+    resolutions[di].set(signature, r);
+    return r;
+  };
+  const declIndex = new Map(decls.map((d, i) => [d.id, i]));
+  const upstreamOf = decls.map((d) => [...new Set(Object.values(d.inputs).map((ref) => declIndex.get(String(ref).split('.')[0])).filter((i): i is number => i !== undefined))]);
+  // Every point assigns the same paths in the same order (expandSweep): which positions reach
+  // which declaration is found once, and a point's values are told apart by small numbers.
+  const template = points[0].assignments;
+  const positions = decls.map((d) => template.flatMap((a, k) => (a.path === 'seed' || a.path.split('.')[0] === d.id ? [k] : [])));
+  const valueIds = template.map(() => new Map<unknown, number>());
+  const valueId = (k: number, v: Json): number => {
+    let id = valueIds[k].get(v);
+    if (id === undefined) valueIds[k].set(v, (id = valueIds[k].size));
+    return id;
+  };
+  const inputsChecked = new Set<string>();
+  /** For each declaration, the resolution at each point. */
+  const resolved: Resolution[][] = decls.map(() => new Array<Resolution>(points.length));
+  for (const [pi, point] of points.entries()) {
+    current = point.id;
+    let assignments: readonly Assignment[] | undefined;
+    let seedForAll = pipelineSeed;
+    for (const [di] of decls.entries()) {
+      if (pi > 0 && positions[di].length === 0) {
+        resolved[di][pi] = resolved[di][0]; // nothing the sweep assigns reaches it
+        resolved[di][pi].problems.forEach(pushOnce);
+        continue;
+      }
+      const signature = positions[di].map((k) => valueId(k, point.assignments[k].value)).join(',');
+      let r = resolutionBySignature[di].get(signature);
+      if (r === undefined) {
+        if (!assignments) {
+          assignments = point.assignments; // -p overrides included (withOverrides)
+          for (const a of assignments) if (a.path === 'seed') seedForAll = Number(a.value);
+        }
+        r = resolve(di, assignments, seedForAll);
+        resolutionBySignature[di].set(signature, r);
+      }
+      resolved[di][pi] = r;
+      r.problems.forEach(pushOnce);
+    }
+    for (const [di, d] of decls.entries()) {
+      if (pi > 0 && resolved[di][pi] === resolved[di][pi - 1] && upstreamOf[di].every((u) => resolved[u][pi] === resolved[u][pi - 1])) continue;
+      const key = `${di}:${resolved[di][pi].id}:${upstreamOf[di].map((u) => resolved[u][pi].id).join(',')}`;
+      if (inputsChecked.has(key)) continue;
+      inputsChecked.add(key);
+      const ports = new Map<string, Ports>();
+      for (const i of [di, ...upstreamOf[di]]) if (resolved[i][pi].ports) ports.set(decls[i].id, resolved[i][pi].ports!);
+      checkInputs(d, ports, knownIds, source, pushOnce);
+    }
   }
-  for (const { d, points: at } of found.values()) {
+  for (const { d, points: where } of found.values()) {
+    const at = [...where];
     if (at.length === points.length) diags.push(d);
     else {
       const names = at.slice(0, 3).join('; ') + (at.length > 3 ? `; and ${at.length - 3} more` : '');
@@ -220,45 +290,70 @@ export async function planFromText(path: string, text: string, options: PlanOpti
     throw new ValidationError(diags);
   }
 
-  const order = topologicalOrder(decls.map((d) => d.id), { upstream: edges })!;
-  const nodes = new Map<string, PlannedNode>();
-  const pointNodes: Map<string, string>[] = [];
-  const instancesInOrder: { order: number; node: PlannedNode }[] = [];
-  for (const [pi, point] of points.entries()) {
-    const r = resolved[pi];
-    const ids = new Map<string, string>();
-    for (const nodeId of order) {
-      const d = declById.get(nodeId)!;
-      const reg = registry.get(d.type)!;
-      const inputs: Record<string, InputEdge> = {};
-      for (const [port, ref] of Object.entries(d.inputs)) {
-        const [from, fromPort] = parseRef(ref, r.ports.get(ref.split('.')[0]));
-        inputs[port] = { instanceId: ids.get(from)!, nodeId: from, port: fromPort! };
+  // Instances: declaration by declaration in a topological order, point by point, so instances are
+  // made in the order the executor wants (node position, then first point) and each one's points
+  // come in ascending order. Identity: the resolution and the instances the inputs come from.
+  const order = topologicalOrder(decls.map((d) => d.id), { upstream: edges })!.map((id) => declIndex.get(id)!);
+  const ordered = new Map<string, PlannedNode>();
+  const instanceOf: Int32Array[] = decls.map(() => new Int32Array(points.length));
+  const instances: PlannedNode[] = [];
+  for (const di of order) {
+    const d = decls[di];
+    const reg = registry.get(d.type)!;
+    const refs = Object.entries(d.inputs).map(([port, ref]) => ({ port, from: String(ref).split('.')[0], ref: String(ref), ports: new Map<Ports | undefined, string>(), edges: [] as InputEdge[] }));
+    const fromIndex = refs.map((x) => declIndex.get(x.from)!);
+    // Resolutions with equal content (a swept value equal to the default, say) are one.
+    const canonical = new Map<string, number>();
+    const canonOf = (r: Resolution): number => {
+      if (r.canon === undefined) {
+        const h = hashJson({ type: d.type, version: reg.node.version, params: r.params, seed: r.seed });
+        if (!canonical.has(h)) canonical.set(h, r.id);
+        r.canon = canonical.get(h)!;
       }
-      const params = r.params.get(nodeId)!;
-      const seed = r.seeds.get(nodeId)!;
-      const instanceId = hashJson({
-        type: d.type, version: reg.node.version, params, seed,
-        inputs: Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, `${v.instanceId}.${v.port}`])),
-        nodeId,
-      }).slice(0, 16);
-      ids.set(nodeId, instanceId);
-      const existing = nodes.get(instanceId);
-      if (existing) existing.points.push(point.index);
-      else {
+      return r.canon;
+    };
+    const byIdentity = new Map<string, number>();
+    for (let pi = 0; pi < points.length; pi++) {
+      const r = resolved[di][pi];
+      // The same resolution fed by the same instances as at the previous point: the same instance.
+      if (pi > 0 && r === resolved[di][pi - 1] && fromIndex.every((u) => instanceOf[u][pi] === instanceOf[u][pi - 1])) {
+        const same = instanceOf[di][pi - 1];
+        instanceOf[di][pi] = same;
+        instances[same].points.push(points[pi].index);
+        continue;
+      }
+      let identity = String(canonOf(r));
+      for (const u of fromIndex) identity += `,${instanceOf[u][pi]}`;
+      let num = byIdentity.get(identity);
+      if (num === undefined) {
+        const inputs: Record<string, InputEdge> = {};
+        for (const [i, x] of refs.entries()) {
+          const upstream = instanceOf[fromIndex[i]][pi];
+          let edge = x.edges[upstream];
+          if (edge === undefined) {
+            const producer = resolved[fromIndex[i]][pi].ports;
+            let fromPort = x.ports.get(producer);
+            if (fromPort === undefined) x.ports.set(producer, (fromPort = parseRef(x.ref, producer)[1]!));
+            x.edges[upstream] = edge = { instanceId: instances[upstream].instanceId, nodeId: x.from, port: fromPort };
+          }
+          inputs[x.port] = edge; // shared by every instance fed by that one (a plan is read-only)
+        }
+        num = instances.length;
+        // Unique in the plan: the node id and the count of its instances before this one.
+        const instanceId = `${d.id}#${byIdentity.size}`;
         const node: PlannedNode = {
-          instanceId, nodeId, typeName: d.type, registered: reg, params, seed, inputs,
-          ports: r.ports.get(nodeId)!, points: [point.index], ...(d.resources ? { resources: d.resources } : {}),
+          instanceId, nodeId: d.id, typeName: d.type, registered: reg, params: r.params, seed: r.seed, inputs, ports: r.ports!, points: [],
+          ...(d.resources ? { resources: d.resources } : {}),
         };
-        nodes.set(instanceId, node);
-        instancesInOrder.push({ order: order.indexOf(nodeId), node });
+        instances.push(node);
+        ordered.set(instanceId, node);
+        byIdentity.set(identity, num);
       }
+      instanceOf[di][pi] = num;
+      instances[num].points.push(points[pi].index);
     }
-    pointNodes.push(ids);
   }
-  // Order instances by their node's position, then by first point: a valid topological order.
-  instancesInOrder.sort((a, b) => a.order - b.order || a.node.points[0] - b.node.points[0]);
-  const ordered = new Map(instancesInOrder.map(({ node }) => [node.instanceId, node]));
+  const pointNodes = points.map((_p, pi) => new Map(order.map((di) => [decls[di].id, instances[instanceOf[di][pi]].instanceId])));
 
   const file: PipelineFile = {
     path,
@@ -287,13 +382,50 @@ function withOverrides(pt: GridPoint, others: readonly Assignment[], axisOverrid
   return { index: pt.index, id: pointId(assignments), assignments };
 }
 
+/** A value as text that tells apart what JSON would merge (NaN, ±Infinity and null). */
+function valueKey(v: Json): string {
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? { $number: String(x) } : x));
+}
+
+/** Paths (and values) of the non-finite numbers in `value`. */
+function nonFinite(value: unknown, at: string[] = []): [string[], number][] {
+  if (typeof value === 'number') return Number.isFinite(value) ? [] : [[at, value]];
+  if (value === null || typeof value !== 'object') return [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => nonFinite(v, [...at, String(i)]));
+  return Object.keys(value).flatMap((k) => nonFinite((value as Record<string, unknown>)[k], [...at, k]));
+}
+
+/** Paths of keys in `value` that would reach a prototype (`__proto__`, `constructor`, `prototype`). */
+function forbiddenKeys(value: unknown, at: string[] = []): string[][] {
+  if (value === null || typeof value !== 'object') return [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => forbiddenKeys(v, [...at, String(i)]));
+  return Object.keys(value).flatMap((k) => (FORBIDDEN_KEYS.has(k) ? [[...at, k]] : forbiddenKeys((value as Record<string, unknown>)[k], [...at, k])));
+}
+
+/** A deep copy whose objects have no prototype: no params key or path can reach Object.prototype. */
+function nullPrototypeCopy(value: Json): Json {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(nullPrototypeCopy);
+  const out = Object.create(null) as Record<string, Json>;
+  for (const k of Object.keys(value)) if (!FORBIDDEN_KEYS.has(k)) out[k] = nullPrototypeCopy(value[k]);
+  return out;
+}
+
 function isPlainObject(x: unknown): boolean {
   return x !== null && typeof x === 'object' && !Array.isArray(x);
 }
 
+/** The file's sweep axes; one that is not a non-empty list is left out (the document schema reports it, located). */
 function readSweep(sweep: unknown): SweepAxes {
-  const s = (isPlainObject(sweep) ? sweep : {}) as { grid?: Record<string, Json[]>; zip?: Record<string, Json[]> };
-  return { grid: isPlainObject(s.grid) ? { ...s.grid } : {}, zip: isPlainObject(s.zip) ? { ...s.zip } : {} };
+  const s = (isPlainObject(sweep) ? sweep : {}) as { grid?: unknown; zip?: unknown };
+  const axes: SweepAxes = { grid: {}, zip: {} };
+  for (const kind of ['grid', 'zip'] as const) {
+    if (!isPlainObject(s[kind])) continue;
+    for (const [path, values] of Object.entries(s[kind] as Record<string, unknown>)) {
+      if (Array.isArray(values) && values.length > 0) axes[kind][path] = values as Json[];
+    }
+  }
+  return axes;
 }
 
 /** A `-p` value with commas that failed its type was meant as several values: say to use --grid. */
@@ -311,7 +443,10 @@ function gridHint(d: Diagnostic, assigned: ReadonlyMap<string, Assignment>): Dia
 function checkAssignmentPath(a: Assignment, knownIds: Set<string>, diags: Diagnostic[], source: SourceDocument): void {
   if (a.path === 'seed') return;
   const [nodeId, ...rest] = a.path.split('.');
-  const problem = !knownIds.has(nodeId)
+  const bad = forbiddenSegment(a.path.split('.'));
+  const problem = bad !== undefined
+    ? `"${bad}" is not allowed in a param path`
+    : !knownIds.has(nodeId)
     ? `no node "${nodeId}" in this pipeline${suggest(nodeId, knownIds)} (nodes: ${[...knownIds].join(', ')})`
     : rest.length === 0
       ? 'expected <node>.<param>, e.g. relabel.absorb'

@@ -1,8 +1,10 @@
 // Node types by name. Each entry remembers the module it came from so that a worker thread can
 // import the same implementation by URL. A type can be declared before its module is imported
 // (`defer`): a pipeline then loads only the node types it uses.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { SieveError } from './errors.js';
 import { importModule } from './import-module.js';
 import type { NodeType } from './node-type.js';
@@ -70,9 +72,13 @@ export class NodeRegistry {
     return [...this.entries.keys(), ...this.deferred.keys()].sort();
   }
 
-  /** Imports a plugin module (path relative to `baseDir`) and registers what it exports by default. */
+  /**
+   * Imports a plugin module and registers what it exports by default. A plugin is a file (relative
+   * to `baseDir`, or absolute) or the name of a package installed where `baseDir` can resolve it;
+   * URLs (data:, http:, file: ...) are refused, so a pipeline's header cannot carry code itself.
+   */
   async loadPlugin(specifier: string, baseDir: string): Promise<void> {
-    const url = /^[a-z]+:/i.test(specifier) ? specifier : pathToFileURL(resolve(baseDir, specifier)).href;
+    const url = pluginUrl(specifier, baseDir);
     let mod: { default?: unknown };
     try {
       mod = await importModule(url);
@@ -85,6 +91,25 @@ export class NodeRegistry {
       if (this.entries.get(item.type)?.moduleUrl === url) continue;
       this.register(item, url);
     }
+  }
+}
+
+const PACKAGE_NAME = /^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*(\/[A-Za-z0-9._~-]+)*$/;
+
+/** The file URL of a plugin: a file path, or an installed package resolved from `baseDir`. */
+export function pluginUrl(specifier: string, baseDir: string): string {
+  if (typeof specifier !== 'string' || specifier.length === 0) throw new PluginError('a plugin must be a file path or a package name');
+  // Two letters or more before a colon: a URL scheme (a Windows drive letter is one).
+  if (/^[A-Za-z][A-Za-z0-9+.-]+:/.test(specifier)) {
+    throw new PluginError(`plugin ${JSON.stringify(specifier.length > 60 ? `${specifier.slice(0, 57)}...` : specifier)}: URLs are not allowed; a plugin is a file relative to the pipeline or an installed package name`);
+  }
+  const path = resolve(baseDir, specifier);
+  const relativeOrAbsolute = isAbsolute(specifier) || specifier.startsWith('./') || specifier.startsWith('../');
+  if (relativeOrAbsolute || existsSync(path) || !PACKAGE_NAME.test(specifier)) return pathToFileURL(path).href;
+  try {
+    return pathToFileURL(createRequire(join(baseDir, 'noop.js')).resolve(specifier)).href;
+  } catch {
+    throw new PluginError(`cannot load plugin ${specifier}: no file ${path} and no installed package of that name`);
   }
 }
 

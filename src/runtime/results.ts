@@ -2,7 +2,7 @@
 // nodes (those declaring `metrics` ports) produced, read from the lockfile and the cache; then
 // filtered, aggregated over an axis, sorted and fitted to the terminal.
 import { decodeArtifact } from './artifact.js';
-import { UsageError } from './errors.js';
+import { UsageError, errorMessage } from './errors.js';
 import { lockfileTypes, type Lockfile } from './lockfile.js';
 import type { NodeRegistry } from './registry.js';
 import type { Store } from './store.js';
@@ -17,6 +17,8 @@ export interface ResultsTable {
   missing: string[];
   /** Set when rows are means over an axis: that axis; each metric M then has a column `M.std`, and `n` counts the points. */
   over?: string;
+  /** Metrics objects that could not be read, each with why (corrupt, truncated, missing). */
+  unreadable?: string[];
 }
 
 /** Suffix of the standard-deviation column of a metric in an aggregated table. */
@@ -28,6 +30,7 @@ export async function collectResults(lock: Lockfile, registry: NodeRegistry, sto
   const metricCols = new Set<string>();
   const rows: Record<string, Json>[] = [];
   const missing: string[] = [];
+  const unreadable: string[] = [];
   for (const [pointId, point] of Object.entries(lock.points)) {
     const row: Record<string, Json> = { point: pointId };
     for (const [k, v] of Object.entries(point.assignments)) {
@@ -43,7 +46,8 @@ export async function collectResults(lock: Lockfile, registry: NodeRegistry, sto
         let bytes: Uint8Array;
         try {
           bytes = store.readSync(ref); // small, and one per point: see Store.readSync
-        } catch {
+        } catch (e) {
+          unreadable.push(`${nodeId}.${port} at ${pointId}: ${errorMessage(e)}`);
           continue;
         }
         found = true;
@@ -57,7 +61,10 @@ export async function collectResults(lock: Lockfile, registry: NodeRegistry, sto
     if (!found) missing.push(pointId);
     rows.push(row);
   }
-  return { columns: ['point', ...paramCols, ...[...metricCols].sort()], paramColumns: paramCols.size, rows, missing };
+  return {
+    columns: ['point', ...paramCols, ...[...metricCols].sort()], paramColumns: paramCols.size, rows, missing,
+    ...(unreadable.length ? { unreadable } : {}),
+  };
 }
 
 /** Numeric and boolean leaves of a metrics object, by dotted path (text and arrays are not metrics). */

@@ -10,7 +10,8 @@ export type Locate = (path: FieldPath, at: 'key' | 'value') => Omit<Diagnostic, 
 export class SchemaValidator {
   // The schemas are Sieve's own (and plugins'); checking them against the 2020-12 meta-schema on
   // every start costs ~45 ms of a no-op rerun, so that check lives in the test suite instead.
-  private readonly ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false, verbose: true, validateSchema: false });
+  // strictNumbers: NaN and ±Infinity (YAML's .nan and .inf, or 1e400) are not numbers, nor integers.
+  private readonly ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false, strictNumbers: true, verbose: true, validateSchema: false });
   private readonly compiled = new Map<object, ValidateFunction>();
 
   private compile(schema: object): ValidateFunction {
@@ -62,8 +63,14 @@ function valueAt(data: unknown, path: readonly string[]): unknown {
   return cur;
 }
 
+/** A non-finite number as YAML writes it (JSON has no way to: it would print null). */
+export function yamlNumber(n: number): string {
+  return Number.isNaN(n) ? '.nan' : n > 0 ? '.inf' : '-.inf';
+}
+
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
+  if (typeof value === 'number' && !Number.isFinite(value)) return `${yamlNumber(value)} (not a finite number)`;
   const text = JSON.stringify(value);
   const kind = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value;
   return `${kind} ${text.length > 40 ? `${text.slice(0, 37)}...` : text}`;

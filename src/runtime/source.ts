@@ -1,9 +1,12 @@
 // A parsed YAML document that can say where any field is: the `yaml` library keeps source ranges on
 // every node, and a LineCounter turns offsets into line and column.
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { Diagnostic } from './errors.js';
 
 export type FieldPath = readonly (string | number)[];
+
+/** Aliases a document may expand (yaml's own measure of the nodes they copy). */
+const MAX_ALIAS_COUNT = 10_000;
 
 export class SourceDocument {
   private constructor(
@@ -33,7 +36,51 @@ export class SourceDocument {
   }
 
   toJS(): unknown {
-    return this.doc.toJS({ maxAliasCount: 10_000 });
+    return this.doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  }
+
+  /**
+   * The document as plain data, or why it cannot be built, located: an alias of an anchor that is
+   * not defined before it, a merge (`<<:`) of something that is not a mapping, or aliases that
+   * expand past a limit (a "billion laughs" document).
+   */
+  toData(): { value: unknown } | { diagnostic: Diagnostic } {
+    let bad: Diagnostic | undefined;
+    visit(this.doc, {
+      Alias: (_key, node) => {
+        if (!bad && node.resolve(this.doc) === undefined) bad = this.at(node.range, '', `unknown anchor *${node.source} (no &${node.source} before it)`);
+        return bad ? visit.BREAK : undefined;
+      },
+      Pair: (_key, pair) => {
+        if (bad || !isScalar(pair.key) || pair.key.value !== '<<') return undefined;
+        const target = isAlias(pair.value) ? pair.value.resolve(this.doc) : pair.value;
+        const ok = isMap(target) || (isSeq(pair.value) && pair.value.items.every((i) => isAlias(i) && isMap(i.resolve(this.doc))));
+        if (!ok) bad = this.at((pair.key as Node).range, '<<', 'a merge key (<<) takes a mapping or an alias of one');
+        return bad ? visit.BREAK : undefined;
+      },
+    });
+    if (bad) return { diagnostic: bad };
+    try {
+      return { value: this.toJS() };
+    } catch (e) {
+      const message = (e as Error).message;
+      let first: Node | undefined;
+      visit(this.doc, {
+        Alias: (_key, node) => {
+          first = node;
+          return visit.BREAK;
+        },
+      });
+      if (/alias count/i.test(message)) {
+        return { diagnostic: this.at(first?.range, '', `aliases expand to more than ${MAX_ALIAS_COUNT} nodes (a "billion laughs" document?): refused`) };
+      }
+      return { diagnostic: this.at(first?.range, '', message.split('\n')[0]) };
+    }
+  }
+
+  private at(range: readonly [number, number, number] | null | undefined, field: string, message: string): Diagnostic {
+    const pos = range ? this.lines.linePos(range[0]) : { line: 1, col: 1 };
+    return { file: this.file, line: pos.line, column: pos.col, field, message };
   }
 
   /**

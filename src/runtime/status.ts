@@ -9,7 +9,7 @@ import { FileHasher } from './hash.js';
 import type { Lockfile } from './lockfile.js';
 import { pointId } from './params.js';
 import type { Plan, PlannedNode } from './plan.js';
-import type { ObjectRef, Store } from './store.js';
+import { describeOrigin, usableFor, type ObjectRef, type Store } from './store.js';
 import type { Json } from './tensor.js';
 
 export type NodeState = 'up-to-date' | 'stale';
@@ -22,6 +22,8 @@ export interface NodeStatusLine {
   state: NodeState;
   reasons: string[];
   key?: string;
+  /** Where an up-to-date node's result came from: "computed here", "imported from bundle …", "pulled from remote …". */
+  origin?: string;
 }
 
 interface Known {
@@ -29,6 +31,7 @@ interface Known {
   outputs?: Record<string, ObjectRef>;
   key?: string;
   reasons: string[];
+  origin?: string;
 }
 
 export async function pipelineStatus(plan: Plan, store: Store, lock: Lockfile | undefined): Promise<NodeStatusLine[]> {
@@ -40,7 +43,10 @@ export async function pipelineStatus(plan: Plan, store: Store, lock: Lockfile | 
   for (const [i, point] of plan.points.entries()) {
     for (const [nodeId, instanceId] of plan.pointNodes[i]) {
       const k = known.get(instanceId)!;
-      lines.push({ point: point.id, nodeId, instanceId, type: plan.nodes.get(instanceId)!.typeName, state: k.state, reasons: k.reasons, key: k.key });
+      lines.push({
+        point: point.id, nodeId, instanceId, type: plan.nodes.get(instanceId)!.typeName, state: k.state, reasons: k.reasons, key: k.key,
+        ...(k.origin ? { origin: k.origin } : {}),
+      });
     }
   }
   return lines;
@@ -69,12 +75,16 @@ async function nodeState(
   const deps = await fingerprintNode(n, plan, store, hasher).catch(() => undefined);
   if (!deps) return { state: 'stale', reasons: ['an external file it reads is missing'] };
   const key = computeKey(materialOf({ node: n.registered.node, typeName: n.typeName, params: n.params, seed: n.seed }, inputs, deps, environment));
-  const action = store.getAction(key);
+  const found = store.getAction(key);
+  const action = found && usableFor(found, plan.file.path) ? found : undefined;
   if (action && Object.values(action.outputs).every((r) => store.hasIntact(r))) {
     const reasons = locked && entry.exact && locked.key !== key
       ? ['cached, but the lockfile records another key (run to update it)', ...paramReasons, ...(await compareWithLock(store, action.outputs, locked))]
       : [];
-    return { state: 'up-to-date', outputs: action.outputs, key, reasons };
+    return { state: 'up-to-date', outputs: action.outputs, key, reasons, origin: describeOrigin(action.origin) };
+  }
+  if (found && !action && found.origin?.kind !== 'local') {
+    return { state: 'stale', key, reasons: [`a result ${describeOrigin(found.origin)} for ${found.origin?.pipeline ?? '?'} is not used by this pipeline (\`sieve import --trust\` or \`trusted_remotes\` to use it)`] };
   }
   if (!locked) return { state: 'stale', key, reasons: ['never run (not in the lockfile)'] };
   const reasons = [...paramReasons];

@@ -8,11 +8,13 @@
 // Renames within one filesystem are atomic, so a killed process never leaves a partial object, and
 // two processes writing the same object write the same bytes: last rename wins, both are right.
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { CorruptObjectError } from './errors.js';
-import { sha256 } from './hash.js';
+import { processAlive } from './atomic-file.js';
+import { CorruptObjectError, SieveError } from './errors.js';
+import { hashJson, sha256 } from './hash.js';
 import type { DType, Json } from './tensor.js';
 
 export type ArtifactKind = 'tensor' | 'json' | 'file';
@@ -33,17 +35,67 @@ export interface ExternalDepRecord {
   size: number;
 }
 
+/**
+ * Where an action record came from. Objects are checked by their hash wherever they come from, but
+ * a record (key → outputs) cannot be checked without recomputing it: one that arrived from a bundle
+ * or a remote is used only for the pipeline file it arrived with, unless its source is trusted.
+ */
+export type ActionOrigin =
+  | { kind: 'local' }
+  | {
+      kind: 'bundle' | 'remote';
+      /** The bundle's sha256, or the remote's name (or its description when it has no name). */
+      source: string;
+      /** Absolute path of the pipeline file it arrived with. */
+      pipeline: string;
+      /** The user trusts the source (`--trust`, `trusted_remotes`): usable by any pipeline. */
+      trusted?: boolean;
+    };
+
 export interface ActionRecord {
   key: string;
+  /** Absent in records this machine computed (and in records from before origins were kept). */
+  origin?: ActionOrigin;
   type: string;
   version: string;
   outputs: Record<string, ObjectRef>;
   deps: ExternalDepRecord[];
   notes: Record<string, Json>;
   durationMs: number;
+  /** sha256 of the record's canonical JSON without this field: a record edited on disk is not used. */
+  digest?: string;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+
+/** This machine, in temp names and leases: a pid says whether its process lives only on its own host. */
+const HOST_TAG = sha256(hostname()).slice(0, 8);
+/** `[prefix-]<pid>-<host tag><random>[.part]`: what `tmpName` makes. */
+const TMP_NAME = /^(?:[a-z]+-)?(\d+)-([0-9a-f]{8})[0-9a-f]{12}(?:\.part)?$/;
+
+/** Whether a tmp/ entry was made on this machine by a process that is gone. */
+function ownedByDeadProcess(name: string): boolean {
+  const m = TMP_NAME.exec(name);
+  return m !== null && m[2] === HOST_TAG && !processAlive(Number(m[1]));
+}
+
+/** "computed here", "imported from bundle 3f2a…", "pulled from remote team". */
+export function describeOrigin(origin: ActionOrigin | undefined): string {
+  if (!origin || origin.kind === 'local') return 'computed here';
+  const what = origin.kind === 'bundle' ? `imported from bundle ${origin.source.slice(0, 12)}` : `pulled from remote ${origin.source}`;
+  return origin.trusted ? `${what} (trusted)` : what;
+}
+
+/** Whether a record may serve a cache hit for the pipeline file at `pipelinePath`. */
+export function usableFor(record: ActionRecord, pipelinePath: string): boolean {
+  const o = record.origin;
+  return !o || o.kind === 'local' || o.trusted === true || o.pipeline === pipelinePath;
+}
+
+/** The digest an action record carries over the rest of its content. */
+function actionDigest(record: Omit<ActionRecord, 'digest'>): string {
+  return hashJson(record as unknown as Record<string, unknown>);
+}
 
 export class Store {
   readonly objectsDir: string;
@@ -54,6 +106,8 @@ export class Store {
   readonly fileHashStatePath: string;
   /** Memoised plans (see PlanCache). */
   readonly planCacheDir: string;
+  /** Leases of running processes: the objects they use, which `gc` never removes (see Lease). */
+  readonly leasesDir: string;
   private ready: Promise<void> | undefined;
 
   constructor(readonly root: string) {
@@ -63,6 +117,12 @@ export class Store {
     this.tmpDir = join(root, 'tmp');
     this.fileHashStatePath = join(root, 'state', 'file-hashes.json');
     this.planCacheDir = join(root, 'state', 'plans');
+    this.leasesDir = join(root, 'state', 'leases');
+  }
+
+  /** A temp name in tmp/ that says which process owns it (see `cleanStaleTmp`). */
+  tmpName(prefix = '', suffix = ''): string {
+    return join(this.tmpDir, `${prefix}${process.pid}-${HOST_TAG}${randomBytes(6).toString('hex')}${suffix}`);
   }
 
   /** Creates the directory skeleton once per process (synchronously: see `getAction`). */
@@ -101,7 +161,7 @@ export class Store {
   /** Writes `bytes` to `dest` through a temp file and a rename. */
   async writeAtomic(dest: string, bytes: Uint8Array | string): Promise<void> {
     await this.init();
-    const tmp = join(this.tmpDir, `${randomBytes(8).toString('hex')}.part`);
+    const tmp = this.tmpName('', '.part');
     const handle = await open(tmp, 'w');
     try {
       await handle.writeFile(bytes);
@@ -183,16 +243,35 @@ export class Store {
     return sha256(bytes) === hash ? undefined : 'content does not match its hash';
   }
 
+  /**
+   * The action record of `key`, or undefined when there is none or it does not hold: stored under
+   * another key's name, or its content no longer matches its digest (an edited or swapped output).
+   */
   getAction(key: string): ActionRecord | undefined {
+    const r = this.readAction(key);
+    return r.ok ? r.record : undefined;
+  }
+
+  /** The action record of `key` with the reason it is refused, if it is. */
+  readAction(key: string): { ok: true; record: ActionRecord } | { ok: false; reason: string } {
+    let record: ActionRecord;
     try {
-      return JSON.parse(readFileSync(this.actionPath(key), 'utf8')) as ActionRecord;
-    } catch {
-      return undefined;
+      record = JSON.parse(readFileSync(this.actionPath(key), 'utf8')) as ActionRecord;
+    } catch (e) {
+      return { ok: false, reason: (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : 'unreadable' };
     }
+    if (record === null || typeof record !== 'object' || typeof record.outputs !== 'object' || record.outputs === null) {
+      return { ok: false, reason: 'not an action record' };
+    }
+    if (record.key !== key) return { ok: false, reason: `stored under ${key.slice(0, 12)} but records key ${String(record.key).slice(0, 12)}` };
+    const { digest, ...rest } = record;
+    if (digest !== actionDigest(rest)) return { ok: false, reason: 'its content does not match its digest' };
+    return { ok: true, record };
   }
 
   async putAction(record: ActionRecord): Promise<void> {
-    await this.writeAtomic(this.actionPath(record.key), JSON.stringify(record, null, 1));
+    const { digest: _old, ...rest } = record;
+    await this.writeAtomic(this.actionPath(record.key), JSON.stringify({ ...rest, digest: actionDigest(rest) }, null, 1));
   }
 
   async deleteAction(key: string): Promise<void> {
@@ -234,7 +313,7 @@ export class Store {
    */
   async writeRunRecord(id: string, record: Json): Promise<void> {
     await this.init();
-    const tmp = join(this.tmpDir, `${randomBytes(8).toString('hex')}.part`);
+    const tmp = this.tmpName('', '.part');
     try {
       const fd = openSync(tmp, 'w');
       try {
@@ -276,25 +355,57 @@ export class Store {
     return out;
   }
 
-  async listRunRecords(): Promise<Json[]> {
+  /**
+   * Every run record. With `strict`, one that cannot be read or has not the shape of a run record
+   * is an error (what `gc` needs: a record it cannot read must never widen what it deletes);
+   * otherwise it is skipped.
+   */
+  async listRunRecords(strict = false): Promise<Json[]> {
     const names = await readdir(this.runsDir).catch(() => [] as string[]);
     const out: Json[] = [];
     for (const n of names.filter((x) => x.endsWith('.json')).sort()) {
+      const path = join(this.runsDir, n);
+      let record: unknown;
       try {
-        out.push(JSON.parse(await readFile(join(this.runsDir, n), 'utf8')) as Json);
-      } catch {
-        // A record from an interrupted write cannot exist (atomic), but a hand-edited one might.
+        record = JSON.parse(await readFile(path, 'utf8'));
+      } catch (e) {
+        if (strict) throw new SieveError(`run record ${path} cannot be read (${(e as Error).message}): remove it, or run its pipeline again to rewrite it`);
+        continue;
       }
+      const nodes = (record as { nodes?: unknown } | null)?.nodes;
+      const shaped = Array.isArray(nodes) && nodes.every((x) => x !== null && typeof x === 'object' && (x.outputs === undefined || (typeof x.outputs === 'object' && x.outputs !== null)));
+      if (!shaped) {
+        if (strict) throw new SieveError(`run record ${path} is not a Sieve run record (no list of nodes with outputs): remove it, or run its pipeline again to rewrite it`);
+        continue;
+      }
+      out.push(record as Json);
     }
     return out;
   }
 
-  /** Removes temp files older than `olderThanMs` (left by killed processes). */
+  /**
+   * Removes what killed processes left in tmp/: entries named by a process that is gone (every temp
+   * name carries its pid). A pull's staging folder has no pid: it is kept, so the pull can resume.
+   */
+  async cleanStaleTmp(): Promise<number> {
+    const names = await readdir(this.tmpDir).catch(() => [] as string[]);
+    let removed = 0;
+    for (const n of names) {
+      if (!ownedByDeadProcess(n)) continue;
+      await rm(join(this.tmpDir, n), { recursive: true, force: true });
+      removed++;
+    }
+    return removed;
+  }
+
+  /** Removes temp files older than `olderThanMs` (left by killed processes), except those of a live process. */
   async cleanTmp(olderThanMs: number): Promise<number> {
     const names = await readdir(this.tmpDir).catch(() => [] as string[]);
     let removed = 0;
     const now = Date.now();
     for (const n of names) {
+      const owner = TMP_NAME.exec(n);
+      if (owner && owner[2] === HOST_TAG && processAlive(Number(owner[1]))) continue;
       const p = join(this.tmpDir, n);
       const s = await stat(p).catch(() => undefined);
       if (s && now - s.mtimeMs > olderThanMs) {
@@ -307,8 +418,87 @@ export class Store {
 
   async makeScratchDir(): Promise<string> {
     await this.init();
-    const dir = join(this.tmpDir, `scratch-${randomBytes(6).toString('hex')}`);
+    const dir = this.tmpName('scratch-');
     await mkdir(dir, { recursive: true });
     return dir;
   }
+}
+
+/**
+ * A running process's lease on the store: a file in state/leases/ naming its pid, when it started
+ * and the objects it uses. `gc` keeps every object a live lease names and every object written
+ * since the oldest live lease started, so it never removes what a run is reading or writing. The
+ * file is created on first use (a run that only finds cache hits writes nothing) and removed at the
+ * end; the lease of a killed process is ignored and removed by the next `gc`.
+ */
+export class Lease {
+  private path: string | undefined;
+  private pending: string[] = [];
+
+  constructor(private readonly store: Store) {}
+
+  add(hashes: Iterable<string>): void {
+    for (const h of hashes) this.pending.push(h);
+  }
+
+  /** Writes what was added since the last flush (synchronously: it is small, and must precede the reads it protects). */
+  flush(): void {
+    if (this.pending.length === 0 && this.path) return;
+    if (!this.path) {
+      mkdirSync(this.store.leasesDir, { recursive: true });
+      this.path = join(this.store.leasesDir, `${process.pid}-${randomBytes(6).toString('hex')}.lease`);
+      writeFileSync(this.path, `${JSON.stringify({ pid: process.pid, host: HOST_TAG, started: Date.now() })}\n`);
+    }
+    if (this.pending.length > 0) appendFileSync(this.path, `${this.pending.join('\n')}\n`);
+    this.pending = [];
+  }
+
+  release(): void {
+    if (!this.path) return;
+    try {
+      unlinkSync(this.path);
+    } catch {
+      // already gone
+    }
+    this.path = undefined;
+  }
+}
+
+export interface LiveLeases {
+  /** Objects the live leases name. */
+  hashes: Set<string>;
+  /** When the oldest live lease started (ms since the epoch); undefined when none is live. */
+  oldestStart?: number;
+  /** Lease files of processes that are gone. */
+  dead: string[];
+}
+
+/** The leases of processes still running on this machine. */
+export async function readLeases(store: Store): Promise<LiveLeases> {
+  const out: LiveLeases = { hashes: new Set(), dead: [] };
+  for (const n of await readdir(store.leasesDir).catch(() => [] as string[])) {
+    if (!n.endsWith('.lease')) continue;
+    const path = join(store.leasesDir, n);
+    const text = await readFile(path, 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    const [head, ...lines] = text.split('\n');
+    let info: { pid?: unknown; host?: unknown; started?: unknown } = {};
+    try {
+      info = JSON.parse(head) as typeof info;
+    } catch {
+      // a lease being created: its pid is in its name
+    }
+    const pid = typeof info.pid === 'number' ? info.pid : Number(/^(\d+)-/.exec(n)?.[1]);
+    // A lease of another machine sharing the cache cannot be checked by pid: live for a day.
+    const otherHost = typeof info.host === 'string' && info.host !== HOST_TAG;
+    const alive = otherHost ? Date.now() - (typeof info.started === 'number' ? info.started : 0) < 86_400_000 : processAlive(pid);
+    if (!alive) {
+      out.dead.push(path);
+      continue;
+    }
+    const started = typeof info.started === 'number' ? info.started : 0;
+    out.oldestStart = Math.min(out.oldestStart ?? started, started);
+    for (const l of lines) if (HEX64.test(l)) out.hashes.add(l);
+  }
+  return out;
 }

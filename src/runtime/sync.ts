@@ -12,7 +12,7 @@ import type { NodeRecord } from './events.js';
 import { hashFileStream } from './hash.js';
 import type { Lockfile } from './lockfile.js';
 import { RemoteObjectError, type Remote } from './remotes/remote.js';
-import type { Store } from './store.js';
+import type { ActionOrigin, Store } from './store.js';
 
 export interface Selection {
   /** Only this node and its ancestors. */
@@ -48,6 +48,14 @@ export interface TransferOptions {
   jobs?: number;
   onProgress?(p: TransferProgress): void;
   signal?: AbortSignal;
+}
+
+export interface PullOptions extends TransferOptions {
+  /**
+   * Where the restored action records say they came from: the remote and the pipeline file pulled
+   * for. Without it, the records serve no pipeline until `sieve audit` or a run recomputes them.
+   */
+  origin?: ActionOrigin;
 }
 
 export interface TransferReport {
@@ -225,7 +233,7 @@ export async function push(store: Store, remote: Remote, lock: Lockfile, opts: T
   };
 }
 
-export async function pull(store: Store, remote: Remote, lock: Lockfile, opts: TransferOptions = {}): Promise<TransferReport> {
+export async function pull(store: Store, remote: Remote, lock: Lockfile, opts: PullOptions = {}): Promise<TransferReport> {
   const t0 = performance.now();
   await store.init();
   const wanted = wantedObjects(lock, opts.selection);
@@ -284,7 +292,8 @@ export async function pull(store: Store, remote: Remote, lock: Lockfile, opts: T
     for (const w of need) await moveInto(join(staging, w.hash), store.objectPath(w.hash));
     await rm(staging, { recursive: true, force: true });
   }
-  const actionsRestored = await restoreActions(store, lock, opts.selection);
+  const origin = opts.origin ?? { kind: 'remote', source: remote.describe(), pipeline: '' };
+  const actionsRestored = await restoreActions(store, lock, origin, opts.selection);
   return {
     remote: remote.describe(), wanted: wanted.length, transferred, transferredBytes: meter.bytesDone,
     alreadyThere: wanted.length - need.length, ms: Math.round(performance.now() - t0), missingLocally: [], resumed, actionsRestored,
@@ -311,9 +320,12 @@ export async function moveInto(from: string, dest: string): Promise<void> {
 /**
  * Writes the action record of every selected lockfile entry whose outputs are all in the cache, so
  * the executor finds a hit under the same key. The key is taken from the lockfile as is: if the
- * teammate's params, inputs or files differ, their key differs and the node simply runs.
+ * teammate's params, inputs or files differ, their key differs and the node simply runs. Nothing
+ * proves that a record's outputs are what its key computes, so each record carries its `origin` and
+ * serves only the pipeline it arrived with unless that source is trusted (`sieve audit` checks).
+ * A record already in the cache is never replaced.
  */
-export async function restoreActions(store: Store, lock: Lockfile, sel?: Selection): Promise<number> {
+export async function restoreActions(store: Store, lock: Lockfile, origin: ActionOrigin, sel?: Selection): Promise<number> {
   let written = 0;
   const done = new Set<string>();
   for (const { record } of selectRecords(lock, sel)) {
@@ -321,7 +333,7 @@ export async function restoreActions(store: Store, lock: Lockfile, sel?: Selecti
     done.add(record.key);
     if (!Object.values(record.outputs).every((o) => store.hasIntact(o)) || store.getAction(record.key)) continue;
     await store.putAction({
-      key: record.key, type: record.type, version: record.version, outputs: record.outputs,
+      key: record.key, origin, type: record.type, version: record.version, outputs: record.outputs,
       deps: record.deps, notes: record.notes, durationMs: record.ms,
     });
     written++;

@@ -62,6 +62,14 @@ describe('embedImages', () => {
     expect(Buffer.compare(Buffer.from(threes.data.buffer), Buffer.from(again.data.buffer))).toBe(0);
   });
 
+  it('gives identical bits with preprocessing on worker threads and on the calling thread', async () => {
+    const images = imagesFromTensor(randomImages(7, 40, 37, 4));
+    const pre = new ImagePreprocessor(config32);
+    const inThread = await embedImages(vision, pre, images, { batchSize: 3, preprocessWorkers: 0 });
+    const onWorkers = await embedImages(vision, pre, images, { batchSize: 3, preprocessWorkers: 2 });
+    expect(Buffer.compare(Buffer.from(onWorkers.data.buffer), Buffer.from(inThread.data.buffer))).toBe(0);
+  });
+
   it('stops when aborted and fails clearly when the preprocessor and model disagree on size', async () => {
     const images = imagesFromTensor(randomImages(4, 32, 32, 3));
     const controller = new AbortController();

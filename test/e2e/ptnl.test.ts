@@ -17,9 +17,17 @@ async function copyPipeline(name: string): Promise<{ pipeline: string; cache: st
   return { pipeline, cache: join(dir, 'cache') };
 }
 
-async function accuracy(pipeline: string, store: Store, point: string, node: string): Promise<number> {
+/** The lockfile's point whose id has every one of `parts` (`-p` overrides are part of point ids); else its only point. */
+function pointOf(points: Record<string, unknown>, parts: string[]): string {
+  const ids = Object.keys(points);
+  const id = parts.length ? ids.find((x) => parts.every((part) => x.split(',').includes(part))) : ids.length === 1 ? ids[0] : undefined;
+  if (id === undefined) throw new Error(`no point with ${parts.join(', ')} among ${ids.join(' | ')}`);
+  return id;
+}
+
+async function accuracy(pipeline: string, store: Store, parts: string[], node: string): Promise<number> {
   const lock = await lockfileOf(pipeline);
-  const ref = lock.points[point].nodes[node].outputs.metrics;
+  const ref = lock.points[pointOf(lock.points, parts)].nodes[node].outputs.metrics;
   return (decodeArtifact(ref, await store.read(ref)) as Record<string, Json>).test_accuracy as number;
 }
 
@@ -31,16 +39,16 @@ describe('prompt-learning pipelines (synthetic prompt set)', () => {
       overrides: ['matrix_4.blocks=2', 'data.test_per_class=50'],
     });
     expect(run.result.summary.ok, JSON.stringify(run.result.summary.failures)).toBe(true);
-    const clean = 'noise.rate=0,seed=0';
-    const noisy = 'noise.rate=0.5,seed=0';
-    const acc = (point: string, node: string) => accuracy(t.pipeline, run.store, point, node);
+    const clean = ['noise.rate=0', 'seed=0'];
+    const noisy = ['noise.rate=0.5', 'seed=0'];
+    const acc = (point: string[], node: string) => accuracy(t.pipeline, run.store, point, node);
     const zeroShot = await acc(clean, 'eval_zeroshot');
     expect(await acc(clean, 'eval_coop_ce')).toBeGreaterThan(zeroShot + 0.2);
     expect(await acc(clean, 'eval_coop_gce')).toBeGreaterThan(zeroShot + 0.2);
     expect(await acc(noisy, 'eval_coop_gce')).toBeGreaterThanOrEqual(await acc(noisy, 'eval_coop_ce'));
     // Robust similarity keeps a cleaner set than the 50 % noisy 16 shots.
     const lock = await lockfileOf(t.pipeline);
-    const ref = lock.points[noisy].nodes.eval_matrix_1.outputs.metrics;
+    const ref = lock.points[pointOf(lock.points, noisy)].nodes.eval_matrix_1.outputs.metrics;
     const m = decodeArtifact(ref, await run.store.read(ref)) as Record<string, Json>;
     expect(m.selection_precision as number).toBeGreaterThan(0.5);
   }, 600_000);
@@ -49,9 +57,9 @@ describe('prompt-learning pipelines (synthetic prompt set)', () => {
     const t = await copyPipeline('upl.yaml');
     const run = await runInProcess(t.pipeline, { cache: t.cache, overrides: ['data.test_per_class=50', 'prompt_1.epochs=5'] });
     expect(run.result.summary.ok, JSON.stringify(run.result.summary.failures)).toBe(true);
-    const acc = (node: string) => accuracy(t.pipeline, run.store, 'default', node);
+    const acc = (node: string) => accuracy(t.pipeline, run.store, [], node);
     expect(await acc('eval_ensemble')).toBeGreaterThan(await acc('eval_zeroshot'));
     const lock = await lockfileOf(t.pipeline);
-    expect(lock.points.default.nodes.sample.outputs.mask.shape).toEqual([640]);
+    expect(lock.points[pointOf(lock.points, [])].nodes.sample.outputs.mask.shape).toEqual([640]);
   }, 600_000);
 });

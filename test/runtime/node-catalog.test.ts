@@ -17,7 +17,7 @@ describe('describeNodeType', () => {
     const select = await info('select');
     expect(select.inputs.find((p) => p.name === 'features')).toMatchObject({ kind: 'tensor', dtype: 'float32', rank: 2, optional: false });
     expect(select.inputs.find((p) => p.name === 'text_features')).toMatchObject({ rank: 3, optional: true });
-    expect(select.outputs.map((p) => p.name)).toEqual(['mask', 'scores', 'submasks', 'report']);
+    expect(select.outputs.map((p) => p.name)).toEqual(['mask', 'scores', 'submasks', 'probs', 'report']);
     expect(select.params.find((p) => p.name === 'method')).toMatchObject({ default: 'clipcleaner', values: expect.arrayContaining(['clipcleaner']) });
   });
 

@@ -41,21 +41,24 @@ async function writeTar(file: string, entries: TarEntry[]): Promise<void> {
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 /** A well-formed bundle built by hand, so each test can spoil exactly one thing. */
-function handBundle(opts: { objectBytes?: Buffer; recordedSize?: number; name?: (hash: string) => string; extra?: TarEntry[]; format?: string } = {}): TarEntry[] {
+function handBundle(
+  opts: { objectBytes?: Buffer; recordedSize?: number; name?: (hash: string) => string; extra?: TarEntry[]; format?: string; files?: [string, string] } = {},
+): TarEntry[] {
+  const [pipelineName, lockName] = opts.files ?? ['hand.yaml', 'hand.lock'];
   const obj = Buffer.from('the content of one object');
   const hash = sha(obj);
   const pipelineText = Buffer.from('name: hand\nnodes:\n  a: { type: test-source }\n');
   const lockText = Buffer.from(`version: 1\npipeline: hand\nsieve: test\npoints:\n  default:\n    assignments: {}\n    nodes: {}\n`);
   const manifest: BundleManifest = {
     format: (opts.format ?? 'sieve-bundle') as 'sieve-bundle', version: 1, sieve: 'test', created: new Date().toISOString(),
-    pipeline: { name: 'hand.yaml', sha256: sha(pipelineText), size: pipelineText.byteLength },
-    lockfile: { name: 'hand.lock', sha256: sha(lockText), size: lockText.byteLength },
+    pipeline: { name: pipelineName, sha256: sha(pipelineText), size: pipelineText.byteLength },
+    lockfile: { name: lockName, sha256: sha(lockText), size: lockText.byteLength },
     objects: [{ hash, size: opts.recordedSize ?? obj.byteLength }],
   };
   return [
     { name: 'sieve-bundle.json', content: Buffer.from(JSON.stringify(manifest)) },
-    { name: 'pipeline/hand.yaml', content: pipelineText },
-    { name: 'pipeline/hand.lock', content: lockText },
+    { name: `pipeline/${pipelineName}`, content: pipelineText },
+    { name: `pipeline/${lockName}`, content: lockText },
     ...(opts.extra ?? []),
     { name: opts.name ? opts.name(hash) : `objects/${hash.slice(0, 2)}/${hash.slice(2)}`, content: opts.objectBytes ?? obj },
   ];
@@ -73,7 +76,7 @@ async function expectRefused(entries: TarEntry[] | ((file: string) => Promise<vo
   expect((err as Error).message).toMatch(pattern);
   // Nothing from the bundle is kept: no object, no pipeline, no lockfile, no staging left over.
   expect(await objectFiles(cache)).toEqual([]);
-  expect(existsSync(join(to, 'hand.yaml')) || existsSync(join(to, 'share.yaml'))).toBe(false);
+  expect(['hand.yaml', 'share.yaml', 'conftest.py', 'Makefile', 'hand.lock'].filter((f) => existsSync(join(to, f)))).toEqual([]);
   expect(await readdir(join(cache, 'tmp')).catch(() => [])).toEqual([]);
 }
 
@@ -181,6 +184,13 @@ describe('refused bundles keep nothing', () => {
 
   it('a hard link', async () => {
     await expectRefused(handBundle({ extra: [{ name: 'objects/ab/hard', type: 'link', linkname: 'pipeline/hand.yaml' }] }), /hard link/);
+  });
+
+  it('a pipeline or lockfile not named <name>.yaml / <name>.lock (conftest.py, Makefile, a dot file)', async () => {
+    await expectRefused(handBundle({ files: ['conftest.py', 'hand.lock'] }), /the pipeline must be named <name>\.yaml with a plain name .*"conftest\.py"/);
+    await expectRefused(handBundle({ files: ['hand.yaml', 'Makefile'] }), /the lockfile of hand\.yaml must be named hand\.lock, not "Makefile"/);
+    await expectRefused(handBundle({ files: ['.bashrc.yaml', '.bashrc.lock'] }), /the pipeline must be named <name>\.yaml/);
+    await expectRefused(handBundle({ files: ['hand.yaml', 'other.lock'] }), /must be named hand\.lock/);
   });
 
   it('an unknown format, an unknown entry, and a file that is not a tar', async () => {

@@ -52,7 +52,9 @@ describe('S3 remote (s3rver on loopback)', () => {
     const b = await makeTempDir('sieve-s3-b-');
     await writeFile(join(b, 'pipeline.yaml'), await readFile(path));
     await writeFile(join(b, 'pipeline.lock'), await readFile(join(a, 'pipeline.lock')));
-    const pulled = await pull(new Store(join(b, 'cache')), remote, lock);
+    const pulled = await pull(new Store(join(b, 'cache')), remote, lock, {
+      origin: { kind: 'remote', source: remote.describe(), pipeline: join(b, 'pipeline.yaml') },
+    });
     expect(pulled.transferred).toBe(5);
     expect(pulled.transferredBytes).toBe(wantedObjects(lock).reduce((s, w) => s + w.size, 0));
     const { stale, executed } = await expectAllCached(join(b, 'pipeline.yaml'), join(b, 'cache'), join(b, 'run.log'));

@@ -5,6 +5,8 @@
 //     team: { type: s3, bucket: lab-cache, prefix: sieve, endpoint: http://minio:9000, force_path_style: true }
 //     nas:  { type: directory, path: /mnt/nas/sieve-cache }
 //   default_remote: team
+//   trusted_remotes: [team]   # results pulled from these serve every pipeline (see the README's trust model)
+//   cache: ~/sieve-cache      # where `sieve import` writes when --cache is not given
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -22,6 +24,10 @@ export interface UserConfig {
   path: string;
   remotes: Record<string, RemoteSpec>;
   defaultRemote?: string;
+  /** Names (or descriptions, e.g. s3://bucket/prefix) of remotes whose results every pipeline may use. */
+  trustedRemotes: string[];
+  /** The user's cache directory (absolute), for commands that must not take it from a file they were sent. */
+  cache?: string;
 }
 
 export interface RemoteRequest {
@@ -38,6 +44,8 @@ export interface ResolvedRemote {
   remote: Remote;
   /** Where the choice came from, for messages ("--remote", "pipeline", "config team"). */
   origin: string;
+  /** Its name in the user config, when it has one. */
+  name?: string;
 }
 
 export { userConfigPath };
@@ -47,14 +55,18 @@ export async function readUserConfig(path = userConfigPath()): Promise<UserConfi
   try {
     text = await readFile(path, 'utf8');
   } catch {
-    return { path, remotes: {} };
+    return { path, remotes: {}, trustedRemotes: [] };
   }
-  const data = (parse(text) ?? {}) as { remotes?: unknown; default_remote?: unknown };
+  const data = (parse(text) ?? {}) as { remotes?: unknown; default_remote?: unknown; trusted_remotes?: unknown; cache?: unknown };
   if (typeof data !== 'object' || Array.isArray(data)) throw new UsageError(`${path}: expected a mapping with \`remotes:\` and \`default_remote:\``);
   const remotes = data.remotes ?? {};
   if (typeof remotes !== 'object' || Array.isArray(remotes)) throw new UsageError(`${path}: \`remotes\` must map names to remote settings`);
   if (data.default_remote !== undefined && typeof data.default_remote !== 'string') throw new UsageError(`${path}: \`default_remote\` must be a remote name`);
-  return { path, remotes: remotes as Record<string, RemoteSpec>, defaultRemote: data.default_remote };
+  const trusted = data.trusted_remotes ?? [];
+  if (!Array.isArray(trusted) || trusted.some((t) => typeof t !== 'string')) throw new UsageError(`${path}: \`trusted_remotes\` must be a list of remote names`);
+  if (data.cache !== undefined && typeof data.cache !== 'string') throw new UsageError(`${path}: \`cache\` must be a directory path`);
+  const cache = typeof data.cache === 'string' ? resolve(dirname(path), expandHome(data.cache)) : undefined;
+  return { path, remotes: remotes as Record<string, RemoteSpec>, defaultRemote: data.default_remote, trustedRemotes: trusted as string[], cache };
 }
 
 const expandHome = (p: string): string => (p === '~' || p.startsWith('~/') ? join(homedir(), p.slice(1)) : p);
@@ -123,7 +135,7 @@ export async function resolveRemote(req: RemoteRequest): Promise<ResolvedRemote>
     const cfg = await lazyConfig();
     const spec = cfg.remotes[name];
     if (!spec) return undefined;
-    return { remote: remoteFromSpec(spec, dirname(cfg.path), `${cfg.path}: remotes.${name}`), origin };
+    return { remote: remoteFromSpec(spec, dirname(cfg.path), `${cfg.path}: remotes.${name}`), origin, name };
   };
   if (req.flag) {
     if (req.flag.startsWith('s3://')) return { remote: parseS3Url(req.flag), origin: '--remote' };

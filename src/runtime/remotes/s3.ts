@@ -62,6 +62,10 @@ export class S3Remote implements Remote {
 
   private async ensureClient(): Promise<{ sdk: Sdk; client: S3Client }> {
     if (!this.sdk || !this.client) {
+      // The SDK prints a 9-line notice on every command under Node < 22 that its releases after
+      // January 2027 will need Node 22; Sieve supports Node ≥ 20.9 and pins the SDK: not shown
+      // unless the user asks for it (AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=false).
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
       this.sdk = await import('@aws-sdk/client-s3');
       this.client = new this.sdk.S3Client({
         endpoint: this.opts.endpoint,

@@ -70,6 +70,8 @@ export interface SlurmRunnerOptions {
   slurm: Slurm;
   /** Submissions to look jobs up in, newest first. */
   submissions: readonly Submission[];
+  /** The plan's instance identities (see `instanceIdentities`): jobs are matched by them. */
+  identities: ReadonlyMap<string, string>;
   pollMs?: number;
 }
 
@@ -85,8 +87,9 @@ export class SlurmRunner implements Runner {
   }
 
   private jobOf(instanceId: string): SubmittedJob | undefined {
+    const identity = this.opts.identities.get(instanceId);
     for (const s of this.opts.submissions) {
-      const job = s.jobs[instanceId] ?? s.reused[instanceId];
+      const job = [...Object.values(s.jobs), ...Object.values(s.reused)].find((j) => j.identity === identity);
       if (job) return job;
     }
     return undefined;

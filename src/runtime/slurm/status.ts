@@ -17,14 +17,17 @@ export interface JobStatus {
   tail?: string;
 }
 
-export async function jobStatuses(store: Store, pipelinePath: string, instanceIds: Iterable<string>, slurm: Slurm): Promise<Map<string, JobStatus>> {
+/** Jobs by instance id of `identities` (instance id → identity, see `instanceIdentities`). */
+export async function jobStatuses(store: Store, pipelinePath: string, identities: ReadonlyMap<string, string>, slurm: Slurm): Promise<Map<string, JobStatus>> {
   const out = new Map<string, JobStatus>();
   if (!existsSync(slurmDir(store))) return out;
   const submissions = submissionsOf(store, pipelinePath);
   const jobs = new Map<string, { job: SubmittedJob; submission: string }>();
-  for (const id of instanceIds) {
+  const byIdentity = (s: (typeof submissions)[number], identity: string): SubmittedJob | undefined =>
+    [...Object.values(s.jobs), ...Object.values(s.reused)].find((j) => j.identity === identity);
+  for (const [id, identity] of identities) {
     for (const s of submissions) {
-      const job = s.jobs[id] ?? s.reused[id];
+      const job = byIdentity(s, identity);
       if (job) {
         jobs.set(id, { job, submission: s.id });
         break;

@@ -14,10 +14,10 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
 import { taskFor, type TaskResultFile } from '../exec-task.js';
 import { keyInstance, selectInstances, siteOf } from '../keys.js';
-import { FileHasher } from '../hash.js';
+import { FileHasher, hashJson } from '../hash.js';
 import type { Plan, PlannedNode } from '../plan.js';
 import { mergeResources } from '../resources.js';
-import type { ObjectRef, Store } from '../store.js';
+import { usableFor, type ObjectRef, type Store } from '../store.js';
 import type { Slurm } from './commands.js';
 import { sbatchScript, type SlurmSettings } from './script.js';
 
@@ -26,6 +26,8 @@ export const SUBMISSION_FORMAT = 'sieve-slurm-submission';
 export interface SubmittedJob {
   jobId: string;
   instanceId: string;
+  /** What the instance is, across plans (instance ids are only unique within one plan). */
+  identity: string;
   nodeId: string;
   task: string;
   result: string;
@@ -93,10 +95,26 @@ export async function cachedInstances(
     const keyed = await keyInstance(siteOf(n, plan, store), inputs, hasher).catch(() => undefined);
     if (!keyed) continue;
     const key = keyed.key;
-    const action = store.getAction(key);
+    const found = store.getAction(key);
+    const action = found && usableFor(found, plan.file.path) ? found : undefined;
     if (action && Object.values(action.outputs).every((r) => store.hasIntact(r))) known.set(n.instanceId, { key, outputs: action.outputs });
   }
   return known;
+}
+
+/**
+ * Identities of a plan's instances that mean the same across plans (and grids): a hash of node id,
+ * type, version, params, seed and the identities of its inputs.
+ */
+export function instanceIdentities(plan: Plan): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const n of plan.nodes.values()) {
+    out.set(n.instanceId, hashJson({
+      nodeId: n.nodeId, type: n.typeName, version: n.registered.node.version, params: n.params, seed: n.seed,
+      inputs: Object.fromEntries(Object.entries(n.inputs).map(([k, e]) => [k, `${out.get(e.instanceId)}.${e.port}`])),
+    }).slice(0, 24));
+  }
+  return out;
 }
 
 const safe = (s: string): string => s.replace(/[^A-Za-z0-9_.-]/g, '_');
@@ -110,7 +128,8 @@ export async function submitPlan(plan: Plan, opts: SubmitOptions): Promise<Submi
   const wanted = selectInstances(plan, opts.targets);
   const cached = await cachedInstances(plan, store, hasher, wanted);
   await hasher.save().catch(() => undefined);
-  const live = await liveJobs(store, slurm, new Set([...wanted].filter((id) => !cached.has(id))));
+  const identities = instanceIdentities(plan);
+  const live = await liveJobs(store, slurm, new Set([...wanted].filter((id) => !cached.has(id)).map((id) => identities.get(id)!)));
 
   const id = `${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
   const dir = join(slurmDir(store), id);
@@ -130,12 +149,12 @@ export async function submitPlan(plan: Plan, opts: SubmitOptions): Promise<Submi
   try {
     for (const n of plan.nodes.values()) {
       if (!wanted.has(n.instanceId) || cached.has(n.instanceId)) continue;
-      const other = live.get(n.instanceId);
+      const other = live.get(identities.get(n.instanceId)!);
       if (other) {
         submission.reused[n.instanceId] = other;
         continue;
       }
-      const job = await submitInstance(plan, n, submission, at, env, opts);
+      const job = await submitInstance(plan, n, identities.get(n.instanceId)!, submission, at, env, opts);
       submission.jobs[n.instanceId] = job;
       submitted.push(job.jobId);
     }
@@ -163,7 +182,7 @@ export async function submitPlan(plan: Plan, opts: SubmitOptions): Promise<Submi
 }
 
 async function submitInstance(
-  plan: Plan, n: PlannedNode, submission: Submission, at: Parameters<typeof taskFor>[2], env: Record<string, string>, opts: SubmitOptions,
+  plan: Plan, n: PlannedNode, identity: string, submission: Submission, at: Parameters<typeof taskFor>[2], env: Record<string, string>, opts: SubmitOptions,
 ): Promise<SubmittedJob> {
   const dir = submission.dir;
   const task = join(dir, 'tasks', `${n.instanceId}.json`);
@@ -182,15 +201,15 @@ async function submitInstance(
     }),
   );
   const jobId = await opts.slurm.submit(script);
-  return { jobId, instanceId: n.instanceId, nodeId: n.nodeId, task, result: at.resultPath(n.instanceId), log, script };
+  return { jobId, instanceId: n.instanceId, identity, nodeId: n.nodeId, task, result: at.resultPath(n.instanceId), log, script };
 }
 
-/** Jobs of earlier submissions (of any pipeline) for these instances that are queued or running and have no result yet. */
-async function liveJobs(store: Store, slurm: Slurm, instances: ReadonlySet<string>): Promise<Map<string, SubmittedJob>> {
+/** Jobs of earlier submissions (of any pipeline) for these instance identities that are queued or running and have no result yet. */
+async function liveJobs(store: Store, slurm: Slurm, identities: ReadonlySet<string>): Promise<Map<string, SubmittedJob>> {
   const candidates = new Map<string, SubmittedJob>();
   for (const s of allSubmissions(store)) {
-    for (const [id, job] of [...Object.entries(s.jobs), ...Object.entries(s.reused ?? {})]) {
-      if (instances.has(id) && !candidates.has(id) && !readResult(job)) candidates.set(id, job);
+    for (const job of [...Object.values(s.jobs), ...Object.values(s.reused ?? {})]) {
+      if (identities.has(job.identity) && !candidates.has(job.identity) && !readResult(job)) candidates.set(job.identity, job);
     }
   }
   if (candidates.size === 0) return candidates;
