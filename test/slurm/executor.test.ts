@@ -139,7 +139,7 @@ describe.skipIf(why)('Slurm executor (real cluster)', () => {
       await sleep(300);
     }
     const status = await cli(['status', pipeline, '--cache', cache], dir);
-    expect(status.stdout).toMatch(/bad: stale\n(.*\n)*? {4}slurm job \d+: failed: disk on fire, log \S+bad-\w+\.log/);
+    expect(status.stdout).toMatch(/bad: stale\n(.*\n)*? {4}slurm job \d+: failed: disk on fire, log \S+bad_0\.log/);
     expect(status.stdout).toMatch(/after: stale\n(.*\n)*? {4}slurm job \d+: cancelled: CANCELLED \(DependencyNeverSatisfied\)/);
     expect(status.stdout).toMatch(/ok: up to date\n {4}slurm job \d+: done/);
     const json = JSON.parse((await cli(['status', pipeline, '--cache', cache, '--json'], dir)).stdout) as { nodeId: string; job?: { phase: string } }[];

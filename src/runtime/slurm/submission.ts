@@ -5,7 +5,7 @@
 //   submission.json          the jobs: instance → job id, task, result and log paths
 //   tasks/<instance>.json    what `sieve exec-task` runs
 //   results/<instance>.json  what it wrote (key and outputs, or the error)
-//   logs/<node>-<instance>.log, scripts/<instance>.sh
+//   logs/<instance>.log, scripts/<instance>.sh   (instance ids are <node>#<n>; files say <node>_<n>)
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -142,7 +142,7 @@ export async function submitPlan(plan: Plan, opts: SubmitOptions): Promise<Submi
   const at = {
     store: { type: 'local' as const, root: store.root }, sieveVersion: opts.sieveVersion,
     cachedKeys: new Map([...cached].map(([k, v]) => [k, v.key])),
-    resultPath: (instanceId: string) => submission.reused[instanceId]?.result ?? join(dir, 'results', `${instanceId}.json`),
+    resultPath: (instanceId: string) => submission.reused[instanceId]?.result ?? join(dir, 'results', `${safe(instanceId)}.json`),
   };
   const env = { SIEVE_SUBMIT_NODE: process.version, SIEVE_SUBMIT_VERSION: opts.sieveVersion, SIEVE_SUBMIT_HOST: hostname() };
   const submitted: string[] = [];
@@ -185,9 +185,9 @@ async function submitInstance(
   plan: Plan, n: PlannedNode, identity: string, submission: Submission, at: Parameters<typeof taskFor>[2], env: Record<string, string>, opts: SubmitOptions,
 ): Promise<SubmittedJob> {
   const dir = submission.dir;
-  const task = join(dir, 'tasks', `${n.instanceId}.json`);
-  const script = join(dir, 'scripts', `${n.instanceId}.sh`);
-  const log = join(dir, 'logs', `${safe(n.nodeId)}-${n.instanceId}.log`);
+  const task = join(dir, 'tasks', `${safe(n.instanceId)}.json`);
+  const script = join(dir, 'scripts', `${safe(n.instanceId)}.sh`);
+  const log = join(dir, 'logs', `${safe(n.instanceId)}.log`);
   await writeFileAtomic(task, `${JSON.stringify(taskFor(plan, n, at), null, 1)}\n`);
   const jobOf = (id: string): string | undefined => (submission.jobs[id] ?? submission.reused[id])?.jobId;
   const afterOk = [...new Set(Object.values(n.inputs).map((e) => jobOf(e.instanceId)).filter((j): j is string => j !== undefined))];
