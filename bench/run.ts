@@ -17,6 +17,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   prompt: async () => (await import('./prompt.js')).benchPrompt,
   results: async () => (await import('./results.js')).benchResults,
   planning: async () => (await import('./planning.js')).benchPlanning,
+  slurm: async () => (await import('./slurm.js')).benchSlurm,
 };
 
 function fmt(v: number | undefined): string {

@@ -12,3 +12,14 @@ export function ownModuleUrl(path: string): string {
 
 /** Whether Sieve runs from its TypeScript sources (tests, tsx), where worker threads need tsx too. */
 export const runningFromSources = extension === '.ts';
+
+/** The path below src/ of one of Sieve's own modules (`ownModuleUrl`'s inverse), or undefined for another URL. */
+export function ownModulePath(url: string): string | undefined {
+  if (!url.startsWith(root.href)) return undefined;
+  return url.slice(root.href.length).replace(/\.(ts|js)$/, '');
+}
+
+/** The `sieve` command's file (bin/sieve.cjs), which a job on another machine of a shared filesystem runs. */
+export function sieveBinPath(): string {
+  return decodeURIComponent(new URL('../bin/sieve.cjs', root).pathname);
+}

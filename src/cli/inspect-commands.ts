@@ -1,5 +1,7 @@
 // `sieve status`, `dag`, `show` and `results`: reading a pipeline, its lockfile and the cache
 // without running anything.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import pc from 'picocolors';
 import { errorMessage, UsageError } from '../runtime/errors.js';
 import { extname, resolve } from 'node:path';
@@ -24,18 +26,36 @@ import { printResults, terminalWidth, type ResultsFlags } from './results-view.j
 export async function statusCommand(pipeline: string | undefined, flags: PlanFlags & CacheFlags & { json?: boolean }): Promise<void> {
   const p = await planPipeline(pipeline, flags);
   const lock = await readLockfile(lockfilePath(p.file.path));
-  const lines = await pipelineStatus(p, new Store(resolveCacheDir(flags, p.file)), lock);
+  const store = new Store(resolveCacheDir(flags, p.file));
+  const lines = await pipelineStatus(p, store, lock);
+  // Jobs of Slurm submissions, when the cache has any (the module is loaded only then).
+  const jobs = existsSync(join(store.root, 'slurm'))
+    ? await (async () => {
+        const [{ jobStatuses }, { Slurm, processRunner }, { instanceIdentities }] = await Promise.all([
+          import('../runtime/slurm/status.js'), import('../runtime/slurm/commands.js'), import('../runtime/slurm/submission.js'),
+        ]);
+        return jobStatuses(store, p.file.path, instanceIdentities(p), new Slurm(processRunner()));
+      })()
+    : new Map<string, never>();
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify(lines)}\n`);
+    process.stdout.write(`${JSON.stringify(lines.map((l) => ({ ...l, ...(jobs.has(l.instanceId) ? { job: jobs.get(l.instanceId) } : {}) })))}\n`);
     return;
   }
   const stale = lines.filter((l) => l.state === 'stale');
+  const tailShown = new Set<string>();
   for (const l of lines) {
     const where = p.points.length > 1 ? pc.dim(` [${l.point}]`) : '';
     const mark = l.state === 'up-to-date' ? pc.green('up to date') : pc.yellow('stale');
     const from = l.origin && l.origin !== 'computed here' ? pc.cyan(` (${l.origin})`) : '';
     process.stdout.write(`${l.nodeId}${where}: ${mark}${from}\n`);
     for (const r of l.reasons) process.stdout.write(`    ${r}\n`);
+    const job = jobs.get(l.instanceId);
+    if (job) {
+      const phase = job.phase === 'done' ? pc.green('done') : job.phase === 'failed' || job.phase === 'cancelled' ? pc.red(job.phase) : pc.cyan(job.phase);
+      process.stdout.write(`    slurm job ${job.jobId}: ${phase}${job.error ? `: ${job.error}` : ''}, log ${job.log}\n`);
+      if (job.tail && !tailShown.has(l.instanceId)) process.stdout.write(`${job.tail.split('\n').map((t) => pc.dim(`      | ${t}`)).join('\n')}\n`);
+      tailShown.add(l.instanceId);
+    }
   }
   process.stdout.write(stale.length === 0 ? pc.green('everything is up to date\n') : `${stale.length} of ${lines.length} node(s) would run\n`);
   const origins = new Map<string, number>();

@@ -16,6 +16,7 @@ const inspect = () => import('./inspect-commands.js');
 const storeCommands = () => import('./store-commands.js');
 const report = () => import('./report-command.js');
 const audit = () => import('./audit-command.js');
+const execTask = () => import('./exec-task-command.js');
 
 const PLAN_OPTIONS: OptionSpec[] = [
   { name: 'param', short: 'p', value: '<path=value>', repeatable: true, description: 'override a parameter, e.g. relabel.absorb=0.9 (repeatable)' },
@@ -39,6 +40,9 @@ function runSpec(name: 'run' | 'sweep', description: string): CommandSpec {
       { name: 'json', description: 'print one JSON object per event line instead of the live view' },
       { name: 'only', value: '<node>', repeatable: true, description: 'run only this node and its ancestors (repeatable)' },
       { name: 'verbose', short: 'v', description: 'show node logs' },
+      { name: 'executor', value: '<local|slurm>', description: "where nodes run (default: the pipeline's or user config's `executor:`, else local)" },
+      { name: 'wait', description: 'slurm: follow the jobs and write the lockfile here (default: submit and return)' },
+      { name: 'collect', value: '<submission>', description: "a Slurm submission's last job: write the lockfile and results", hidden: true },
     ],
     action: async (args, flags) => {
       const f = flags as RunFlags;
@@ -133,6 +137,13 @@ export function programSpec(): ProgramSpec {
       name: 'gc', args: ['[lockfiles...]'], description: 'remove objects that no run record or lockfile refers to',
       options: [CACHE_OPTION, { name: 'dry-run', description: 'only report what would be removed' }],
       action: async (args, flags) => (await storeCommands()).gcCommand(args[0] as string[], flags as CacheFlags & { dryRun?: boolean }),
+    },
+    {
+      name: 'exec-task', args: ['<task>'], description: 'run one node instance from a task description file (what a cluster job runs)',
+      options: [],
+      action: async (args) => {
+        process.exitCode = await (await execTask()).execTaskCommand(args[0] as string);
+      },
     },
   ];
   for (const c of commands) c.options = [...c.options, { name: 'debug', description: 'print stack traces', hidden: true }];

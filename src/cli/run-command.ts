@@ -1,5 +1,6 @@
 // `sieve run` / `sieve sweep`: execute a plan with the terminal view (or the JSON stream), the
 // lockfile writer and the run record listening to one event stream; then print its metrics.
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import pc from 'picocolors';
 import { decodeArtifact } from '../runtime/artifact.js';
@@ -7,10 +8,13 @@ import { removeStaleSiblings } from '../runtime/atomic-file.js';
 import { UsageError } from '../runtime/errors.js';
 import type { NodeRecord, RunListener } from '../runtime/events.js';
 import { execute } from '../runtime/executor.js';
+import { parseExecutorSpec, resolveExecutor, type ExecutorSpec } from '../runtime/executor-config.js';
 import { LockfileWriter, lockfilePath, lockfileTypes, readLockfile, type Lockfile } from '../runtime/lockfile.js';
 import type { Plan } from '../runtime/plan.js';
+import { userConfigPath } from '../runtime/remotes/user-config-path.js';
 import { scalars } from '../runtime/results.js';
 import { RunRecordWriter } from '../runtime/run-record.js';
+import type { Runner } from '../runtime/runner.js';
 import { Store } from '../runtime/store.js';
 import { suggest } from '../runtime/suggest.js';
 import type { Json } from '../runtime/tensor.js';
@@ -26,6 +30,10 @@ export interface RunFlags extends PlanFlags, CacheFlags {
   json?: boolean;
   only?: string[];
   verbose?: boolean;
+  executor?: string;
+  wait?: boolean;
+  /** The last job of a Slurm submission: follow that submission's jobs (all ended) and write the lockfile. */
+  collect?: string;
 }
 
 async function metricsTables(p: Plan, store: Store, lock: Lockfile): Promise<string[]> {
@@ -74,6 +82,32 @@ export async function runCommand(pipeline: string | undefined, flags: RunFlags, 
     const ids = p.file.nodes.map((n) => n.id);
     throw new UsageError(`--only names unknown node(s): ${unknown.map((id) => `${id}${suggest(id, ids)}`).join(', ')}`);
   }
+  const executor = resolveExecutor({
+    flag: flags.executor,
+    pipeline: p.file.executor ? parseExecutorSpec(p.file.executor, p.file.path) : undefined,
+    user: await userExecutor(),
+  });
+  if (executor.type === 'slurm') return (await import('./slurm-run.js')).slurmRun(p, store, flags, executor);
+  if (flags.wait || flags.collect) throw new UsageError('--wait is an option of --executor slurm');
+  return runWith(p, store, flags, { jobs });
+}
+
+/** The user config's `executor:` section; the YAML parser is loaded only when the file has one. */
+async function userExecutor(): Promise<ExecutorSpec | undefined> {
+  const path = userConfigPath();
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  if (!/^executor\s*:/m.test(text)) return undefined;
+  const { parse } = await import('yaml');
+  return parseExecutorSpec((parse(text) as Record<string, unknown>).executor, path);
+}
+
+/** Executes the plan with the run's listeners (the view, the lockfile, the run record), then prints its metrics. */
+export async function runWith(p: Plan, store: Store, flags: RunFlags, opts: { jobs: number; runner?: Runner }): Promise<number> {
   const lockPath = lockfilePath(p.file.path);
   // A lockfile this Sieve cannot read stops the run before anything runs (and is never overwritten).
   await readLockfile(lockPath);
@@ -94,7 +128,7 @@ export async function runCommand(pipeline: string | undefined, flags: RunFlags, 
     lockWriter,
     new RunRecordWriter(p, store, lockPath, process.argv.slice(2)),
   ];
-  const result = await execute(p, { store, jobs, listeners, targets: flags.only });
+  const result = await execute(p, { store, jobs: opts.jobs, listeners, targets: flags.only, runner: opts.runner });
   // The lockfile this run wrote (or left as it was), rather than read again.
   const lock = lockWriter.lockfile;
   // results/<name>.* follow the lockfile after every run: every point, not only this run's.

@@ -219,9 +219,9 @@ export default defineNode<EmbedParams>({
   // How the encoder runs, not what it computes: left out of the key (features equal to float
   // rounding; a test checks threads and batch size).
   executionOnly: ['threads', 'batch_size', 'provider'],
-  // A worker thread: onnxruntime-node's run and the pixels PCA are synchronous CPU work of seconds,
-  // which would otherwise freeze the progress view.
-  execution: 'worker',
+  // Compute work (a worker thread locally): onnxruntime-node's run and the pixels PCA are synchronous
+  // CPU work of seconds, which would otherwise freeze the progress view.
+  resources: { cpus: 1, memory: '4G' },
   async fingerprint(ctx): Promise<ExternalDep[]> {
     if (ctx.params.embedder !== 'clip' || !ctx.params.model) return [];
     const files = localModelFiles(ctx.params.model, ctx.params.variant, ctx.baseDir);

@@ -80,7 +80,7 @@ export default defineNode<EvaluateParams>({
     },
   },
   metrics: ['metrics'],
-  execution: 'worker',
+  resources: { cpus: 1, memory: '1G' },
   async run(ctx) {
     const p = ctx.params;
     const testProbs = tensorInput(ctx, 'test_probs', 'float32', 2);

@@ -536,7 +536,7 @@ export default defineNode<LoadParams>({
   // Files pinned by sha256 are the same bytes wherever they are read from.
   executionOnly: (params) => (params.files !== undefined ? ['path'] : []),
   check: (params, ctx) => staticCheck(params, ctx.baseDir, ctx.files),
-  execution: 'worker',
+  resources: { cpus: 1, memory: '2G' },
   async fingerprint(ctx) {
     checkParams(ctx.params);
     const files = await localFiles(ctx.params, ctx.baseDir);

@@ -112,7 +112,7 @@ export default defineNode<NoiseInjectParams>({
       },
     };
   },
-  execution: 'worker',
+  resources: { cpus: 1, memory: '1G' },
   async run(ctx) {
     const labels = labelsOf(ctx.inputs.labels);
     const classes = requiredClassNames(ctx.inputs, NoiseParamError);

@@ -167,7 +167,7 @@ export default defineNode<PromptTuneParams>({
   description: 'CoOp/PTNL prompt learning through the frozen CLIP text encoder (tfjs): CE/GCE, prompt matrix, robust similarity, MixFix, few-shot.',
   paramsSchema,
   ports,
-  execution: 'worker',
+  resources: { cpus: 1, memory: '4G' },
   async fingerprint(ctx): Promise<ExternalDep[]> {
     const { textModelFiles } = await import('../clip/text-source.js');
     const files = textModelFiles(ctx.params.model, ctx.baseDir);

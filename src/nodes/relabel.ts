@@ -212,7 +212,7 @@ export default defineNode<RelabelParams>({
   description: 'Relabels noisy samples: MixFix (absorb and relabel from confident predictions) or Transductive CLIP ensemble labels (EMA of predictions).',
   paramsSchema,
   ports,
-  execution: 'worker',
+  resources: { cpus: 1, memory: '1G' },
   async run(ctx) {
     return ctx.params.method === 'ensemble-labels' ? runEnsemble(ctx) : runMixfix(ctx);
   },

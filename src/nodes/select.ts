@@ -300,7 +300,7 @@ export default defineNode<SelectParams>({
       report: { kind: 'json', description: 'Sizes, per-class counts, column names, solver details, and quality when true labels are connected.' },
     },
   },
-  execution: 'worker',
+  resources: { cpus: 1, memory: '2G' },
   async run(ctx) {
     const p = ctx.params;
     const classes = requiredClassNames(ctx.inputs, SelectInputError);

@@ -210,7 +210,7 @@ export default defineNode<TrainParams>({
   description: 'Trains a classifier head on frozen features (CE/GCE, mixup, balanced sampling, MixFix each epoch); linear heads on Sieve\'s own linear algebra, mlp with tfjs.',
   paramsSchema,
   ports,
-  execution: 'worker',
+  resources: { cpus: 1, memory: '2G' },
   keyEnvironment: (params) => environmentOf(params),
   async run(ctx) {
     const p = ctx.params;

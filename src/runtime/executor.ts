@@ -3,20 +3,16 @@
 // that reruns and produces identical bytes leaves everything downstream a cache hit (early cutoff);
 // instances of different grid points that reach the same key run once.
 import { randomBytes } from 'node:crypto';
-import { relative } from 'node:path';
 import pLimit from 'p-limit';
 import { nowMs } from './clock.js';
 import { CorruptObjectError, errorMessage } from './errors.js';
 import { EventBus, type NodeRecord, type NodeRef, type NodeStatus, type RunListener, type RunSummary } from './events.js';
-import { FileHasher, canonicalJson, hashJson } from './hash.js';
-import { keyParams, type ExternalDep } from './node-type.js';
+import { FileHasher, canonicalJson } from './hash.js';
+import { keyInstance, selectInstances, siteOf, type InstanceKey, type KeyMaterial } from './keys.js';
 import type { Plan, PlannedNode } from './plan.js';
+import { LocalRunner, type Runner, type RunnerResult } from './runner.js';
 import { Lease, describeOrigin, usableFor, type ActionOrigin, type ExternalDepRecord, type ObjectRef, type Store } from './store.js';
-import type { Json } from './tensor.js';
-import { runTask, type TaskHooks, type TaskRequest, type TaskResult } from './task.js';
-import { WorkerPool } from './worker-pool.js';
-
-export const KEY_SCHEMA = 1;
+import type { TaskHooks, TaskRequest } from './task.js';
 
 export interface ExecuteOptions {
   store: Store;
@@ -26,6 +22,8 @@ export interface ExecuteOptions {
   targets?: readonly string[];
   signal?: AbortSignal;
   fileHasher?: FileHasher;
+  /** Where executions happen (default: a LocalRunner with `jobs` slots); closed at the end of the run. */
+  runner?: Runner;
   /** `sieve audit`: recompute the selected results that came from elsewhere and compare. */
   audit?: AuditOptions;
 }
@@ -55,22 +53,6 @@ export interface RunResult {
   outcomes: Map<string, Outcome>;
 }
 
-/** What a node's key is computed from; the lockfile keeps it so `status` can say what changed. */
-export interface KeyMaterial {
-  type: string;
-  version: string;
-  params: Record<string, unknown>;
-  seed: number;
-  inputs: Record<string, string>;
-  deps: { name: string; sha256: string }[];
-  /** The node type's key environment (absent when it declares none, so other keys are unaffected). */
-  environment?: Record<string, Json>;
-}
-
-export function computeKey(m: KeyMaterial): string {
-  return hashJson({ sieve_key: KEY_SCHEMA, ...m } as Record<string, unknown>);
-}
-
 export function nodeRef(plan: Plan, n: PlannedNode): NodeRef {
   const ref: NodeRef = { instanceId: n.instanceId, nodeId: n.nodeId, type: n.typeName, points: n.points.map((i) => plan.points[i].id) };
   if (n.points.length < plan.points.length) {
@@ -82,41 +64,6 @@ export function nodeRef(plan: Plan, n: PlannedNode): NodeRef {
   return ref;
 }
 
-export async function fingerprintNode(n: PlannedNode, plan: Plan, store: Store, hasher: FileHasher): Promise<ExternalDepRecord[]> {
-  const fp = n.registered.node.fingerprint;
-  if (!fp) return [];
-  const deps: ExternalDep[] = await fp({
-    nodeId: n.nodeId,
-    params: n.params,
-    baseDir: plan.file.baseDir,
-    cacheDir: store.root,
-    hashFile: (p) => hasher.hash(p),
-  });
-  return deps.map((d) => ({ name: d.name, path: relative(plan.file.baseDir, d.path) || '.', sha256: d.sha256, size: d.size }));
-}
-
-/** What the node type's `keyEnvironment` resolves to for this instance; undefined when it has none. */
-export async function nodeEnvironment(n: PlannedNode): Promise<Record<string, Json> | undefined> {
-  const resolve = n.registered.node.keyEnvironment;
-  if (!resolve) return undefined;
-  const env = await resolve(n.params);
-  return Object.keys(env).length > 0 ? env : undefined;
-}
-
-/** Instances needed for `targets` (all when undefined). */
-export function selectInstances(plan: Plan, targets: readonly string[] | undefined): Set<string> {
-  if (!targets || targets.length === 0) return new Set(plan.nodes.keys());
-  const wanted = new Set<string>();
-  const todo = [...plan.nodes.values()].filter((n) => targets.includes(n.nodeId)).map((n) => n.instanceId);
-  while (todo.length > 0) {
-    const id = todo.pop()!;
-    if (wanted.has(id)) continue;
-    wanted.add(id);
-    for (const e of Object.values(plan.nodes.get(id)!.inputs)) todo.push(e.instanceId);
-  }
-  return wanted;
-}
-
 export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResult> {
   const started = nowMs();
   const runId = `${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
@@ -125,8 +72,8 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
   await store.init();
   await store.cleanStaleTmp(); // what killed runs left in tmp/
   const lease = new Lease(store);
-  const limit = pLimit(opts.jobs);
-  const pool = new WorkerPool(opts.jobs);
+  const runner = opts.runner ?? new LocalRunner(opts.jobs);
+  const limit = pLimit(runner.slots);
   const hasher = opts.fileHasher ?? new FileHasher(store.fileHashStatePath);
   if (!opts.fileHasher) await hasher.load();
   const signal = opts.signal ?? new AbortController().signal;
@@ -139,12 +86,6 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
     nodes: [...plan.nodes.values()].filter((n) => wanted.has(n.instanceId)).map((n) => nodeRef(plan, n)),
     jobs: opts.jobs, time: new Date().toISOString(),
   });
-
-  const runNode = (n: PlannedNode, request: TaskRequest, hooks: TaskHooks): Promise<TaskResult> => {
-    const moduleUrl = n.registered.moduleUrl;
-    if (n.registered.node.execution === 'worker' && moduleUrl) return pool.run(moduleUrl, request, hooks);
-    return runTask(n.registered.node, request, hooks);
-  };
 
   const outcomeOf = (instanceId: string, force = false): Promise<Outcome> => {
     const existing = outcomes.get(instanceId);
@@ -168,25 +109,13 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
     const t0 = nowMs();
     const inputRefs: Record<string, ObjectRef> = {};
     for (const [port, edge, o] of upstream) inputRefs[port] = o.record!.outputs[edge.port];
-    let deps: ExternalDepRecord[];
+    let keyed: InstanceKey;
     try {
-      deps = await fingerprintNode(n, plan, store, hasher);
+      keyed = await keyInstance(siteOf(n, plan, store), Object.fromEntries(Object.entries(inputRefs).map(([k, r]) => [k, r.hash])), hasher);
     } catch (e) {
-      return fail(ref, t0, `cannot fingerprint its external files: ${errorMessage(e)}`);
+      return fail(ref, t0, errorMessage(e));
     }
-    let environment: Record<string, Json> | undefined;
-    try {
-      environment = await nodeEnvironment(n);
-    } catch (e) {
-      return fail(ref, t0, `cannot resolve its key environment: ${errorMessage(e)}`);
-    }
-    const material: KeyMaterial = {
-      type: n.typeName, version: n.registered.node.version, params: keyParams(n.registered.node, n.params), seed: n.seed,
-      inputs: Object.fromEntries(Object.entries(inputRefs).map(([k, r]) => [k, r.hash])),
-      deps: deps.map((d) => ({ name: d.name, sha256: d.sha256 })),
-      ...(environment ? { environment } : {}),
-    };
-    const key = computeKey(material);
+    const { key, material, deps, environment } = keyed;
     const shared = byKey.get(key);
     if (shared && !force) {
       const o = await shared;
@@ -241,7 +170,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
       let started = false;
       // Only the execution itself holds a concurrency slot: recovering from a corrupt input must
       // release it first, since recomputing the producer needs one (with --jobs 1, this very one).
-      const runLimited = (): Promise<TaskResult> =>
+      const runLimited = (): Promise<RunnerResult> =>
         limit(() => {
           tRun = nowMs();
           if (!started) bus.emit({ event: 'node-start', node: ref, key });
@@ -249,9 +178,9 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
           // Its inputs (and what earlier hits used) are leased before it reads them: `gc` keeps them.
           lease.add(Object.values(inputRefs).map((r) => r.hash));
           lease.flush();
-          return runNode(n, request, hooks);
+          return runner.run({ instanceId: n.instanceId, node: n.registered, request, key }, hooks);
         });
-      let result: TaskResult;
+      let result: RunnerResult;
       try {
         result = await runLimited();
       } catch (e) {
@@ -287,12 +216,13 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
         if (mismatches.length > 0) await store.deleteAction(key);
         opts.audit!.onResult({ nodeId: n.nodeId, key, origin: auditing.origin, mismatches });
       }
-      const action = { key, type: n.typeName, version: n.registered.node.version, outputs: result.outputs, deps, notes: result.notes, durationMs };
-      await store.putAction(action);
+      // A runner that stored the action itself (a cluster job) hands it back as it is.
+      const action = result.action ?? { key, type: n.typeName, version: n.registered.node.version, outputs: result.outputs, deps, notes: result.notes, durationMs };
+      if (!result.action) await store.putAction(action);
       lease.add(Object.values(result.outputs).map((r) => r.hash));
-      const record = toRecord(action, material, n);
+      const record = toRecord(action, result.environment ? { ...material, environment: result.environment } : material, n);
       // Its own time, from the start of execution (not the wait for a free slot).
-      bus.emit({ event: 'node-end', node: ref, status: 'ran', ms: nowMs() - tRun, key, outputs: hashesOf(record), record });
+      bus.emit({ event: 'node-end', node: ref, status: 'ran', ms: nowMs() - tRun, key: action.key, outputs: hashesOf(record), record });
       return { status: 'ran', record };
     })();
     byKey.set(key, attempt);
@@ -309,7 +239,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
     for (const id of plan.nodes.keys()) if (wanted.has(id)) void outcomeOf(id);
     for (const id of plan.nodes.keys()) if (wanted.has(id)) settled.set(id, await outcomes.get(id)!);
   } finally {
-    await pool.close();
+    await runner.close();
     await hasher.save().catch(() => undefined); // only a cache: a failed save costs a re-hash next time
   }
   const counts: Record<NodeStatus, number> = { cached: 0, ran: 0, failed: 0, skipped: 0 };

@@ -1,6 +1,7 @@
 // The contract between the runtime and a node type. A node type declares its ports, a JSON Schema
 // for its params and an implementation version; the runtime does everything else (keys, caching,
 // scheduling, reporting). Bump `version` whenever the outputs for the same inputs would change.
+import type { ResourceHints } from './resources.js';
 import type { DType, Json, Tensor } from './tensor.js';
 
 export interface TensorPort {
@@ -114,11 +115,13 @@ export interface NodeType<P = Record<string, unknown>> {
    */
   readonly ports: Ports | ((params: P, connected: ReadonlySet<string>) => Ports);
   /**
-   * Where it runs: 'main' for async I/O-bound work, 'worker' for CPU-heavy synchronous code so the
-   * progress display stays live and `--jobs` gives real parallelism. Worker node types must be the
-   * default export of the module named in the registry.
+   * What one instance needs (CPU cores, memory, GPUs, wall time); a pipeline can override them per
+   * node. Declaring them marks the node type as compute work: the local executor runs it in a worker
+   * thread (so the progress view stays live and `--jobs` gives real parallelism; such node types must
+   * be the default export of the module named in the registry), a cluster executor requests them.
+   * Node types without them (I/O-bound, or spawning processes) run on the main thread.
    */
-  readonly execution?: 'main' | 'worker';
+  readonly resources?: ResourceHints;
   /**
    * Params that change how a node runs but never what it outputs (threads, batch size, an execution
    * provider whose results are equal): left out of its key, so changing one is a cache hit. Top-level
@@ -150,6 +153,11 @@ export interface NodeType<P = Record<string, unknown>> {
 
 export function defineNode<P>(node: NodeType<P>): NodeType<P> {
   return node;
+}
+
+/** Whether the local executor runs this node type in a worker thread (see `resources`). */
+export function runsInWorker(node: NodeType<never> | NodeType<Record<string, unknown>>): boolean {
+  return node.resources !== undefined;
 }
 
 /** The params that make a node's key: all but its type's execution-only ones. */

@@ -1,6 +1,9 @@
 // JSON Schema of the pipeline document itself. Node params are checked against each node type's own
 // schema; the schema written to schemas/pipeline.schema.json for editors also links those in.
 
+import { executorSchema } from './executor-config.js';
+import { resourcesSchema } from './resources.js';
+
 export const NODE_ID_PATTERN = '^[A-Za-z_][A-Za-z0-9_-]*$';
 
 export const pipelineDocumentSchema = {
@@ -25,6 +28,7 @@ export const pipelineDocumentSchema = {
       type: 'object',
       description: 'Default remote for `sieve push` / `sieve pull`.',
     },
+    executor: executorSchema,
     nodes: {
       type: 'object',
       minProperties: 1,
@@ -51,6 +55,7 @@ export const pipelineDocumentSchema = {
         description: { type: 'string' },
         seed: { type: 'integer', minimum: 0, description: 'Overrides the pipeline seed for this node.' },
         params: { type: 'object' },
+        resources: resourcesSchema,
         inputs: {
           type: 'object',
           additionalProperties: {

@@ -8,6 +8,7 @@ import type { Ports } from './node-type.js';
 import type { GridPoint, SweepAxes } from './params.js';
 import { peekCacheField, type LoadedPlugin, type PlanCache, type PlanInputs } from './plan-cache.js';
 import type { NodeRegistry, RegisteredNode } from './registry.js';
+import type { ResourceHints } from './resources.js';
 import type { SchemaValidator } from './schema.js';
 import { closest } from './suggest.js';
 import { decodeUtf8 } from './utf8.js';
@@ -19,6 +20,8 @@ export interface NodeDecl {
   params: Record<string, Json>;
   inputs: Record<string, string>;
   seed?: number;
+  /** The pipeline's resource hints for this node (over the node type's own). */
+  resources?: ResourceHints;
 }
 
 export interface PipelineFile {
@@ -29,6 +32,8 @@ export interface PipelineFile {
   cache?: string;
   jobs?: number;
   remote?: Record<string, Json>;
+  /** The `executor:` header, as written (checked by the pipeline schema). */
+  executor?: Record<string, Json>;
   nodes: NodeDecl[];
   sweep: SweepAxes;
   /** What planning has to tell the user (e.g. a `-p` that replaced a sweep axis), one line each. */
@@ -56,6 +61,8 @@ export interface PlannedNode {
   ports: Ports;
   /** Indexes of the grid points that use this instance. */
   points: number[];
+  /** The pipeline's resource hints for this node, if any (see `mergeResources`); not part of any key. */
+  resources?: ResourceHints;
 }
 
 export interface Plan {

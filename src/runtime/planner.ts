@@ -14,6 +14,7 @@ import { NODE_ID_PATTERN, pipelineDocumentSchema } from './pipeline-schema.js';
 import type { InputEdge, NodeDecl, PipelineFile, Plan, PlannedNode, PlanOptions } from './plan.js';
 import type { LoadedPlugin } from './plan-cache.js';
 import type { PluginError } from './registry.js';
+import type { ResourceHints } from './resources.js';
 import { SchemaValidator, yamlNumber, type Locate } from './schema.js';
 import { SourceDocument, type FieldPath } from './source.js';
 import { suggest } from './suggest.js';
@@ -24,6 +25,7 @@ interface RawNode {
   params?: unknown;
   inputs?: unknown;
   seed?: unknown;
+  resources?: unknown;
 }
 
 const CLI = 'command line';
@@ -79,6 +81,7 @@ export async function planFromText(path: string, text: string, options: PlanOpti
       params: isPlainObject(n.params) ? (n.params as Record<string, Json>) : {},
       inputs: isPlainObject(n.inputs) ? (n.inputs as Record<string, string>) : {},
       seed: typeof n.seed === 'number' ? n.seed : undefined,
+      ...(isPlainObject(n.resources) ? { resources: n.resources as ResourceHints } : {}),
     });
   }
   for (const d of decls) for (const at of forbiddenKeys(d.params)) diags.push(source.diagnostic(['nodes', d.id, 'params', ...at], `"${at[at.length - 1]}" is not allowed as a params key`, 'key'));
@@ -338,7 +341,10 @@ export async function planFromText(path: string, text: string, options: PlanOpti
         num = instances.length;
         // Unique in the plan: the node id and the count of its instances before this one.
         const instanceId = `${d.id}#${byIdentity.size}`;
-        const node: PlannedNode = { instanceId, nodeId: d.id, typeName: d.type, registered: reg, params: r.params, seed: r.seed, inputs, ports: r.ports!, points: [] };
+        const node: PlannedNode = {
+          instanceId, nodeId: d.id, typeName: d.type, registered: reg, params: r.params, seed: r.seed, inputs, ports: r.ports!, points: [],
+          ...(d.resources ? { resources: d.resources } : {}),
+        };
         instances.push(node);
         ordered.set(instanceId, node);
         byIdentity.set(identity, num);
@@ -357,6 +363,7 @@ export async function planFromText(path: string, text: string, options: PlanOpti
     cache: typeof raw.cache === 'string' ? raw.cache : undefined,
     jobs: typeof raw.jobs === 'number' ? raw.jobs : undefined,
     remote: isPlainObject(raw.remote) ? (raw.remote as Record<string, Json>) : undefined,
+    executor: isPlainObject(raw.executor) ? (raw.executor as Record<string, Json>) : undefined,
     nodes: decls,
     sweep: axes,
     ...(replacedAxes.length > 0 ? { notes: replacedAxes } : {}),

@@ -2,7 +2,7 @@
 // input that changed. It computes every key it can without running anything: a node's key is known
 // when all its upstream nodes are up to date (their outputs are then known from the cache).
 import { compareObjects, describeComparison } from './compare.js';
-import { computeKey, fingerprintNode, nodeEnvironment, type KeyMaterial } from './executor.js';
+import { computeKey, fingerprintNode, materialOf, nodeEnvironment } from './keys.js';
 import type { NodeRecord } from './events.js';
 import { keyParams } from './node-type.js';
 import { FileHasher } from './hash.js';
@@ -17,6 +17,7 @@ export type NodeState = 'up-to-date' | 'stale';
 export interface NodeStatusLine {
   point: string;
   nodeId: string;
+  instanceId: string;
   type: string;
   state: NodeState;
   reasons: string[];
@@ -43,7 +44,7 @@ export async function pipelineStatus(plan: Plan, store: Store, lock: Lockfile | 
     for (const [nodeId, instanceId] of plan.pointNodes[i]) {
       const k = known.get(instanceId)!;
       lines.push({
-        point: point.id, nodeId, type: plan.nodes.get(instanceId)!.typeName, state: k.state, reasons: k.reasons, key: k.key,
+        point: point.id, nodeId, instanceId, type: plan.nodes.get(instanceId)!.typeName, state: k.state, reasons: k.reasons, key: k.key,
         ...(k.origin ? { origin: k.origin } : {}),
       });
     }
@@ -73,12 +74,7 @@ async function nodeState(
   if (staleInputs.length > 0) return { state: 'stale', reasons: [...paramReasons, ...staleInputs] };
   const deps = await fingerprintNode(n, plan, store, hasher).catch(() => undefined);
   if (!deps) return { state: 'stale', reasons: ['an external file it reads is missing'] };
-  const material: KeyMaterial = {
-    type: n.typeName, version: n.registered.node.version, params: keyParams(n.registered.node, n.params), seed: n.seed, inputs,
-    deps: deps.map((d) => ({ name: d.name, sha256: d.sha256 })),
-    ...(environment ? { environment } : {}),
-  };
-  const key = computeKey(material);
+  const key = computeKey(materialOf({ node: n.registered.node, typeName: n.typeName, params: n.params, seed: n.seed }, inputs, deps, environment));
   const found = store.getAction(key);
   const action = found && usableFor(found, plan.file.path) ? found : undefined;
   if (action && Object.values(action.outputs).every((r) => store.hasIntact(r))) {

@@ -5,28 +5,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ownModuleUrl, runningFromSources } from '../module-paths.js';
-import { CorruptObjectError } from './errors.js';
 import type { TaskHooks, TaskRequest, TaskResult } from './task.js';
-
-export interface WorkerMessage {
-  id: number;
-  moduleUrl: string;
-  request: TaskRequest;
-}
-
-export type WorkerReply =
-  | { id: number; kind: 'progress'; done: number; total?: number; unit?: string }
-  | { id: number; kind: 'log'; message: string }
-  | { id: number; kind: 'done'; result: TaskResult }
-  | { id: number; kind: 'error'; name: string; message: string; stack?: string; corrupt?: { hash: string; path: string; reason: string } };
-
-/** An error raised inside a worker, rebuilt on the main thread with its original name and stack. */
-export class WorkerTaskError extends Error {
-  constructor(name: string, message: string, readonly workerStack?: string) {
-    super(message);
-    this.name = name;
-  }
-}
+import { deserializeError, type WorkerMessage, type WorkerReply } from './worker-protocol.js';
 
 // Worker threads cannot load TypeScript by themselves; from sources (tests, `tsx`) the bootstrap
 // registers tsx first. Compiled builds load worker.js directly.
@@ -101,7 +81,7 @@ export class WorkerPool {
       case 'error':
         this.waiting.delete(r.id);
         w.slot.busy = false;
-        w.reject(r.corrupt ? new CorruptObjectError(r.corrupt.hash, r.corrupt.path, r.corrupt.reason) : new WorkerTaskError(r.name, r.message, r.stack));
+        w.reject(deserializeError(r));
     }
   }
 

@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import embed, { type EmbedParams } from '../../src/nodes/embed.js';
-import { computeKey } from '../../src/runtime/executor.js';
-import { keyParams, portsFor, type FingerprintContext, type NodeContext, type PortValue } from '../../src/runtime/node-type.js';
+import { computeKey } from '../../src/runtime/keys.js';
+import { keyParams, portsFor, runsInWorker, type FingerprintContext, type NodeContext, type PortValue } from '../../src/runtime/node-type.js';
 import { tensor, type Json, type Tensor } from '../../src/runtime/tensor.js';
 import { createRng } from '../../src/methods/rng.js';
 import { writeTinyClipModel } from '../helpers/onnx-models.js';
@@ -104,7 +104,7 @@ describe('embed ports', () => {
     const schema = embed.paramsSchema as { additionalProperties: boolean; properties: Record<string, { description?: string }> };
     expect(schema.additionalProperties).toBe(false);
     for (const [name, prop] of Object.entries(schema.properties)) expect(prop.description, name).toBeTruthy();
-    expect(embed.execution).toBe('worker');
+    expect(runsInWorker(embed)).toBe(true);
   });
 });
 

@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/data/npy.js';
 import load, { type LoadParams } from '../../src/nodes/load.js';
 import type { FingerprintContext, NodeContext, PortValue } from '../../src/runtime/node-type.js';
-import { keyParams, portsFor } from '../../src/runtime/node-type.js';
-import { computeKey } from '../../src/runtime/executor.js';
+import { keyParams, portsFor, runsInWorker } from '../../src/runtime/node-type.js';
+import { computeKey } from '../../src/runtime/keys.js';
 import { tensor, type Json, type Tensor } from '../../src/runtime/tensor.js';
 import { removeTemp, tempDir } from '../helpers/temp.js';
 
@@ -88,7 +88,7 @@ describe('load: ports and params', () => {
     expect(outs({ source: 'synthetic' })).toContain('text_features');
     const synth = portsFor(load, { source: 'synthetic', holdout: 0 }, new Set()).outputs.text_features;
     expect(synth).toMatchObject({ kind: 'tensor', dtype: 'float32', rank: 3 });
-    expect(load.execution).toBe('worker');
+    expect(runsInWorker(load)).toBe(true);
   });
 
   it('refuses params that do not fit the source', async () => {

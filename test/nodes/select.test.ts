@@ -5,7 +5,7 @@ import { combineMasks } from '../../src/methods/combine.js';
 import { createRng } from '../../src/methods/rng.js';
 import { knnAgreement } from '../../src/methods/selection-baselines.js';
 import select, { SELECT_METHODS, type SelectParams } from '../../src/nodes/select.js';
-import { portsFor, type NodeContext, type PortValue } from '../../src/runtime/node-type.js';
+import { portsFor, runsInWorker, type NodeContext, type PortValue } from '../../src/runtime/node-type.js';
 import { tensor, type Json, type Tensor } from '../../src/runtime/tensor.js';
 
 const harness = nodeHarness(select, 5);
@@ -64,7 +64,7 @@ describe('select node', () => {
     const ports = portsFor(select, p, new Set());
     expect(ports.outputs.mask).toMatchObject({ dtype: 'bool', rank: 1 });
     expect(ports.inputs.text_features.optional).toBe(true);
-    expect(select.execution).toBe('worker');
+    expect(runsInWorker(select)).toBe(true);
     expect(validate({ method: 'nope' })).toBe(false);
   });
 

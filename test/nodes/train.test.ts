@@ -4,7 +4,7 @@ import { nodeHarness } from '../helpers/node-harness.js';
 import { gaussianClusters } from '../helpers/clusters.js';
 import train, { type TrainParams } from '../../src/nodes/train.js';
 import { compareTensors } from '../../src/runtime/compare.js';
-import { portsFor, type PortValue } from '../../src/runtime/node-type.js';
+import { portsFor, runsInWorker, type PortValue } from '../../src/runtime/node-type.js';
 import { decodeSafetensors, encodeSafetensors } from '../../src/runtime/safetensors.js';
 import { tensor, type Tensor } from '../../src/runtime/tensor.js';
 
@@ -53,7 +53,7 @@ describe('train node', () => {
     expect(validate({ mixup: true })).toBe(false);
     expect(validate({ mixfix: { absorb: 0.7 } })).toBe(false);
     expect(validate({ head: 'svm' })).toBe(false);
-    expect(train.execution).toBe('worker');
+    expect(runsInWorker(train)).toBe(true);
   });
 
   it('declares test_probs only when test_features is connected, and text_features as required for text-init', () => {

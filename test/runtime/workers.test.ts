@@ -1,4 +1,4 @@
-// CPU-bound nodes (execution: 'worker') run in worker threads: the main thread stays responsive
+// CPU-bound nodes (those that declare resource hints) run in worker threads: the main thread stays responsive
 // while they compute, and independent ones run at the same time with jobs > 1.
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';

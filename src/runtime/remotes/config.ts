@@ -16,6 +16,7 @@ import type { Json } from '../tensor.js';
 import { DirectoryRemote } from './directory.js';
 import type { Remote } from './remote.js';
 import { S3Remote } from './s3.js';
+import { userConfigPath } from './user-config-path.js';
 
 export type RemoteSpec = Record<string, Json>;
 
@@ -47,11 +48,7 @@ export interface ResolvedRemote {
   name?: string;
 }
 
-export function userConfigPath(): string {
-  if (process.env.SIEVE_CONFIG) return resolve(process.env.SIEVE_CONFIG);
-  const base = process.env.XDG_CONFIG_HOME || join(homedir(), '.config');
-  return join(base, 'sieve', 'config.yaml');
-}
+export { userConfigPath };
 
 export async function readUserConfig(path = userConfigPath()): Promise<UserConfig> {
   let text: string;
