@@ -18,6 +18,7 @@
 // (or the samples with G < threshold, at least one kept per class) sit out the epoch's loss.
 import type * as tfjs from '@tensorflow/tfjs';
 import type { ClipTextModel } from '../../clip/text-model.js';
+import { l2NormalizeRows } from '../linalg.js';
 import { featureDistanceScores } from '../selection-baselines.js';
 import { mixfix } from '../mixfix.js';
 import { createRng, type Rng } from '../rng.js';
@@ -113,17 +114,6 @@ export class PromptTuneError extends Error {
 const PREDICT_CHUNK = 2048;
 /** Variable names must be unique within a tfjs engine. */
 let learnerCount = 0;
-
-function l2Rows(data: Float32Array, n: number, d: number): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let q = 0; q < d; q++) s += data[i * d + q] ** 2;
-    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
-    for (let q = 0; q < d; q++) out[i * d + q] = data[i * d + q] * inv;
-  }
-  return out;
-}
 
 /** The prompt learner: builds the m·K prompts from the context and scores features against them. */
 export class PromptLearner {
@@ -325,7 +315,7 @@ export function promptTune(tf: Tf, model: ClipTextModel, data: PromptTuneData, o
   const kc = o.csc ? k : 1;
   const rng = createRng(o.seed, 'prompt-tune');
   const orderRng = rng.fork('order');
-  const features = l2Rows(data.features, n, dim);
+  const features = l2NormalizeRows(data.features, n, dim);
   const init = initialContext(o.ctxInit, o.blocks, kc, o.layout.nCtx, width, o.initStd, rng.fork('init'));
   const learner = new PromptLearner(tf, model, o.layout, o.blocks, o.csc, init);
   const momentum = tf.variable(tf.zerosLike(learner.ctx), false);
@@ -450,7 +440,7 @@ export function predictWithText(
   const k = numClasses;
   const e = textFeatures.length / (k * blocks);
   if (!Number.isInteger(e) || features.length !== n * e) throw new PromptTuneError(`features have ${features.length} values, expected ${n}·${e}`);
-  const x = l2Rows(features, n, e);
+  const x = l2NormalizeRows(features, n, e);
   const out = new Float32Array(n * k);
   const logits = new Float64Array(blocks * k);
   for (let i = 0; i < n; i++) {
