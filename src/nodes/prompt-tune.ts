@@ -10,9 +10,9 @@ import type { ClassTokenPosition } from '../methods/prompt/layout.js';
 import { optionalTensor, requiredClassNames } from './inputs.js';
 import { defineNode, type ExternalDep, type NodeContext, type PortValue, type Ports } from '../runtime/node-type.js';
 import { tensor, type DType, type Json, type Tensor } from '../runtime/tensor.js';
-import { MIXFIX_PARAM, SCHEDULE_PARAMS } from './sgd-params.js';
+import { MIXFIX_PARAM, SCHEDULE_PARAMS, scheduleOf, type SgdParams } from './sgd-params.js';
 
-export interface PromptTuneParams {
+export interface PromptTuneParams extends SgdParams {
   model: TextModelSpec;
   heads?: number;
   n_ctx: number;
@@ -23,19 +23,7 @@ export interface PromptTuneParams {
   blocks: number;
   ensemble: 'probs' | 'logits';
   logit_scale: 'model' | number;
-  loss: 'ce' | 'gce';
-  q: number;
   sampler: SamplerKind;
-  epochs: number;
-  batch_size: number;
-  lr: number;
-  momentum: number;
-  weight_decay: number;
-  schedule: 'cosine' | 'step';
-  step_size: number;
-  gamma: number;
-  warmup_epochs: number;
-  mixfix: false | { absorb: number; relabel: number };
   robust: false | { a: number; b: number; drop?: number; threshold?: number };
   shots: number;
   backend: BackendChoice;
@@ -238,7 +226,7 @@ export default defineNode<PromptTuneParams>({
         layout, ctxInit, initStd: p.init_std, csc: p.csc, blocks: p.blocks, ensemble: p.ensemble, logitScale,
         loss: p.loss === 'gce' ? { kind: 'gce', q: p.q } : { kind: 'ce' },
         sampler: p.sampler, epochs: p.epochs, batchSize: p.batch_size, lr: p.lr, momentum: p.momentum, weightDecay: p.weight_decay,
-        schedule: p.schedule === 'step' ? { kind: 'step', stepSize: p.step_size, gamma: p.gamma } : { kind: 'cosine' },
+        schedule: scheduleOf(p),
         warmupEpochs,
         mixfix: p.mixfix === false ? null : { absorb: p.mixfix.absorb, relabel: p.mixfix.relabel },
         robust, seed: ctx.seed, signal: ctx.signal,

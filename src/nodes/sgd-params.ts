@@ -1,5 +1,27 @@
-// Params schema pieces that `train` and `prompt-tune` share: both run the same SGD schedule and
+// Params that `train` and `prompt-tune` share (their type, schema pieces and schedule): both run the same SGD schedule and
 // MixFix after every epoch, so they are declared once and read the same in both nodes' docs.
+import type { LrSchedule } from '../methods/train/schedule.js';
+
+/** The params both nodes read the same way. */
+export interface SgdParams {
+  loss: 'ce' | 'gce';
+  q: number;
+  epochs: number;
+  batch_size: number;
+  lr: number;
+  momentum: number;
+  weight_decay: number;
+  schedule: 'cosine' | 'step';
+  step_size: number;
+  gamma: number;
+  warmup_epochs: number;
+  mixfix: false | { absorb: number; relabel: number };
+}
+
+/** The learning-rate schedule of the trainers, from the params. */
+export function scheduleOf(p: Pick<SgdParams, 'schedule' | 'step_size' | 'gamma'>): LrSchedule {
+  return p.schedule === 'step' ? { kind: 'step', stepSize: p.step_size, gamma: p.gamma } : { kind: 'cosine' };
+}
 
 /** A probability threshold param. */
 export const threshold = (what: string) => ({ type: 'number', minimum: 0, maximum: 1, description: what }) as const;

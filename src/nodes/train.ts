@@ -15,29 +15,17 @@ import type { EpochRecord, TrainOptions, TrainResult } from '../methods/train/tr
 import { optionalTensor, requiredClassNames } from './inputs.js';
 import { defineNode, type NodeContext, type PortValue, type Ports } from '../runtime/node-type.js';
 import { tensor, type DType, type Json, type Tensor } from '../runtime/tensor.js';
-import { MIXFIX_PARAM, SCHEDULE_PARAMS } from './sgd-params.js';
+import { MIXFIX_PARAM, SCHEDULE_PARAMS, scheduleOf, type SgdParams } from './sgd-params.js';
 
-export interface TrainParams {
+export interface TrainParams extends SgdParams {
   head: HeadKind;
   hidden: number[];
   bias: boolean;
   logit_scale: number;
   learn_scale: boolean;
-  loss: 'ce' | 'gce';
-  q: number;
   mixup: false | { alpha: number };
   sampler: SamplerKind;
-  epochs: number;
-  batch_size: number;
-  lr: number;
-  momentum: number;
-  weight_decay: number;
-  schedule: 'cosine' | 'step';
-  step_size: number;
-  gamma: number;
-  warmup_epochs: number;
   temperature: number;
-  mixfix: false | { absorb: number; relabel: number };
   /** Transductive CLIP; absent (no default) so existing keys are unchanged. */
   contrastive?: { weight: number; temperature: number };
   ensemble_labels?: { momentum: number };
@@ -251,7 +239,7 @@ export default defineNode<TrainParams>({
       lr: p.lr,
       momentum: p.momentum,
       weightDecay: p.weight_decay,
-      schedule: p.schedule === 'step' ? { kind: 'step', stepSize: p.step_size, gamma: p.gamma } : { kind: 'cosine' },
+      schedule: scheduleOf(p),
       warmupEpochs: p.warmup_epochs,
       mixfix: p.mixfix === false ? null : { absorb: p.mixfix.absorb, relabel: p.mixfix.relabel },
       contrastive: p.contrastive ? { weight: p.contrastive.weight, temperature: p.contrastive.temperature ?? 0.1 } : null,
