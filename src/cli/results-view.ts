@@ -122,9 +122,15 @@ export async function printResults(p: Plan, store: Store, flags: ResultsFlags, l
   const dir = flags.out ? resolve(flags.out) : resultsDir(p.file.baseDir);
   const base = await writeFiles(dir, p.file.name, full);
   if (view.over) await writeFiles(dir, `${p.file.name}.over-${view.over}`, view);
+  // A metrics object that cannot be read is named with why, and the command fails (on stderr when
+  // stdout carries JSON or CSV).
+  const unreadable = full.unreadable ?? [];
+  if (unreadable.length) process.exitCode = 1;
+  const unreadableLines = unreadable.map((u) => `cannot read the metrics of ${u} (run the pipeline to recompute it)\n`);
   if (flags.json || flags.csv) {
     const picked = flags.metric?.length ? withMetrics(view, metrics) : view;
     process.stdout.write(flags.json ? toJson(picked) : toCsv(picked));
+    for (const line of unreadableLines) process.stderr.write(pc.red(line));
     return;
   }
   const { text, hidden } = renderTable(view, { width: terminalWidth(), best, metrics });
@@ -135,10 +141,7 @@ export async function printResults(p: Plan, store: Store, flags: ResultsFlags, l
   const equal = metricColumnsOf(full).length - (flags.metric?.length ? metricColumnsOf(full).length : metrics.length + hidden.length);
   if (!flags.metric?.length && !view.over && equal > 0) notes.push(`${equal} metric(s) equal at every point are only in the files`);
   if (notes.length) process.stdout.write(pc.dim(`${notes.join('; ')}\n`));
-  // A metrics object that cannot be read is named with why, and the command fails.
-  const unreadable = full.unreadable ?? [];
-  for (const u of unreadable) process.stdout.write(pc.red(`cannot read the metrics of ${u} (run the pipeline to recompute it)\n`));
-  if (unreadable.length) process.exitCode = 1;
+  for (const line of unreadableLines) process.stdout.write(pc.red(line));
   const notRun = view.missing.filter((pt) => !unreadable.some((u) => u.includes(` at ${pt}: `)));
   if (notRun.length) process.stdout.write(pc.yellow(`no metrics yet for: ${notRun.join(', ')}\n`));
   process.stdout.write(pc.dim(`written ${base}.csv and ${base}.json\n`));

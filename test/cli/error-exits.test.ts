@@ -45,6 +45,11 @@ describe('clear errors, no stack traces', () => {
     const results = await runCli(['results', 'pipeline.yaml', '--cache', 'cache', '-o', 'out'], { cwd: dir });
     expectClean(results, 1, /cannot read the metrics of m\.metrics at default: object [0-9a-f]{12} at .* is corrupt: (size 3 but \d+ expected|missing)/);
     expect(results.stdout).not.toContain('no metrics yet');
+    // With --json the table stays parseable on stdout; the corruption is named on stderr, exit 1.
+    const json = await runCli(['results', 'pipeline.yaml', '--cache', 'cache', '-o', 'out', '--json'], { cwd: dir });
+    expectClean(json, 1, /cannot read the metrics of m\.metrics at default/);
+    expect(json.stderr).toMatch(/cannot read the metrics of m\.metrics/);
+    expect(() => JSON.parse(json.stdout)).not.toThrow();
   });
 
   it('an S3 command that fails says why, without the AWS SDK Node-version notice', async () => {
