@@ -14,8 +14,8 @@ import { ClipVisionEncoder } from '../src/clip/encoder.js';
 import { embedImages, imagesFromTensor } from '../src/clip/pipeline.js';
 import { defaultPreprocessWorkers } from '../src/clip/preprocess-pool.js';
 import { CLIP_PREPROCESS, ImagePreprocessor } from '../src/clip/preprocess.js';
-import { createRng } from '../src/methods/rng.js';
 import embedNode, { type EmbedParams } from '../src/nodes/embed.js';
+import { createRng } from '../src/random/rng.js';
 import { tensor, type Tensor } from '../src/runtime/tensor.js';
 import type { BenchOptions, BenchRow } from './types.js';
 

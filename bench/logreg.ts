@@ -4,7 +4,7 @@
 // same run: plain full-batch gradient descent with step 1/L (L the Lipschitz bound of the gradient)
 // given exactly as many objective evaluations as the tight L-BFGS fit used.
 import { LogisticObjective, fitLogisticRegression, sampleWeights } from '../src/methods/logreg.js';
-import { createRng } from '../src/methods/rng.js';
+import { createRng } from '../src/random/rng.js';
 import type { BenchOptions, BenchRow } from './types.js';
 
 const D = 512;

@@ -4,7 +4,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { builtinRegistry } from '../src/nodes/index.js';
-import { loadPlan } from '../src/runtime/plan.js';
+import { loadPlan } from '../src/runtime/planning/plan.js';
 import type { BenchOptions, BenchRow } from './types.js';
 
 const PIPELINE = new URL('../pipelines/quickstart.yaml', import.meta.url);

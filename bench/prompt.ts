@@ -16,8 +16,8 @@ import { ClipTextModel } from '../src/clip/text-model.js';
 import { loadTextWeightsFromOnnx } from '../src/clip/text-weights.js';
 import { PromptLearner, promptStep, type PromptTuneOptions } from '../src/methods/prompt/coop.js';
 import { promptLayout } from '../src/methods/prompt/layout.js';
-import { createRng } from '../src/methods/rng.js';
 import { BackendUnavailableError, selectBackend, type BackendName } from '../src/methods/train/backend.js';
+import { createRng } from '../src/random/rng.js';
 import type { BenchOptions, BenchRow } from './types.js';
 
 const SMALL: TextConfig = { vocabSize: 49408, contextLength: 77, width: 64, layers: 2, heads: 4, mlp: 256, embedDim: 64 };

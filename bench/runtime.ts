@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { builtinRegistry } from '../src/nodes/index.js';
-import type { NodeRecord, RunEvent } from '../src/runtime/events.js';
-import { execute } from '../src/runtime/executor.js';
-import { loadPlan } from '../src/runtime/plan.js';
-import { Store } from '../src/runtime/store.js';
+import type { NodeRecord, RunEvent } from '../src/runtime/execution/events.js';
+import { execute } from '../src/runtime/execution/executor.js';
+import { loadPlan } from '../src/runtime/planning/plan.js';
+import { Store } from '../src/runtime/store/store.js';
 import type { BenchOptions, BenchRow } from './types.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));

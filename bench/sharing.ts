@@ -3,13 +3,13 @@
 // second push when nothing changed (only the "what is already there" check).
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { NodeRecord } from '../src/runtime/events.js';
-import { LOCKFILE_VERSION, type Lockfile } from '../src/runtime/lockfile.js';
+import type { NodeRecord } from '../src/runtime/execution/events.js';
 import { DirectoryRemote } from '../src/runtime/remotes/directory.js';
 import type { Remote } from '../src/runtime/remotes/remote.js';
 import { S3Remote } from '../src/runtime/remotes/s3.js';
-import { Store } from '../src/runtime/store.js';
-import { pull, push } from '../src/runtime/sync.js';
+import { LOCKFILE_VERSION, type Lockfile } from '../src/runtime/results/lockfile.js';
+import { pull, push } from '../src/runtime/sharing/sync.js';
+import { Store } from '../src/runtime/store/store.js';
 import { S3_KEY, startLocalS3 } from '../test/sharing/s3-server.js';
 import type { BenchOptions, BenchRow } from './types.js';
 

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { builtinRegistry } from '../src/nodes/index.js';
-import { loadPlan } from '../src/runtime/plan.js';
-import { Slurm } from '../src/runtime/slurm/commands.js';
-import { submitPlan } from '../src/runtime/slurm/submission.js';
-import { Store } from '../src/runtime/store.js';
+import { Slurm } from '../src/runtime/execution/slurm/commands.js';
+import { submitPlan } from '../src/runtime/execution/slurm/submission.js';
+import { loadPlan } from '../src/runtime/planning/plan.js';
+import { Store } from '../src/runtime/store/store.js';
 import { slurmUnavailable, startSlurmCluster } from '../test/helpers/slurm-cluster.js';
 import type { BenchOptions, BenchRow } from './types.js';
 

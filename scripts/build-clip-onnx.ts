@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import onnxProto from 'onnx-proto';
-import { createRng } from '../src/methods/rng.js';
+import { createRng } from '../src/random/rng.js';
 
 const { onnx } = onnxProto;
 export const DataType = onnx.TensorProto.DataType;

@@ -10,8 +10,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRng } from '../src/methods/rng.js';
 import { trainLinearHead } from '../src/methods/train/linear-head.js';
+import { createRng } from '../src/random/rng.js';
 import {
   referenceOptions, type ReferenceFixture, type ReferenceProblem, type ReferenceSpec,
 } from '../test/helpers/train-reference.js';

@@ -3,8 +3,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { buildSchemas } from '../src/runtime/schema-files.js';
 import { builtinRegistry } from '../src/nodes/index.js';
+import { buildSchemas } from '../src/runtime/types/schema-files.js';
 
 const dir = fileURLToPath(new URL('../schemas/', import.meta.url));
 const files = await buildSchemas(builtinRegistry());

@@ -4,9 +4,9 @@
 import { availableParallelism } from 'node:os';
 import pc from 'picocolors';
 import { UsageError } from '../runtime/errors.js';
-import type { RunListener } from '../runtime/events.js';
-import { execute, type AuditResult } from '../runtime/executor.js';
-import { Store, describeOrigin } from '../runtime/store.js';
+import type { RunListener } from '../runtime/execution/events.js';
+import { execute, type AuditResult } from '../runtime/execution/executor.js';
+import { Store, describeOrigin } from '../runtime/store/store.js';
 import { planPipeline, type PlanFlags } from './context.js';
 import { resolveCacheDir, type CacheFlags } from './defaults.js';
 

@@ -2,10 +2,11 @@
 // overrides and plugins.
 import { dirname, resolve } from 'node:path';
 import { builtinRegistry } from '../nodes/index.js';
-import { loadPlan, type Plan } from '../runtime/plan.js';
-import { PlanCache } from '../runtime/plan-cache.js';
 import { ValidationError } from '../runtime/errors.js';
-import { Store } from '../runtime/store.js';
+import { PlanCache } from '../runtime/planning/plan-cache.js';
+import type { Plan } from '../runtime/planning/plan-types.js';
+import { loadPlan } from '../runtime/planning/plan.js';
+import { Store } from '../runtime/store/store.js';
 import { DEFAULT_PIPELINE, resolveCacheDir, type CacheFlags } from './defaults.js';
 
 export interface PlanFlags {

@@ -1,5 +1,5 @@
 // `sieve dag`: the pipeline's graph as an indented text tree or as Mermaid.
-import type { NodeDecl, Plan } from '../runtime/plan.js';
+import type { NodeDecl, Plan } from '../runtime/planning/plan-types.js';
 
 function downstreamMap(nodes: readonly NodeDecl[]): Map<string, { to: string; label: string }[]> {
   const out = new Map<string, { to: string; label: string }[]>(nodes.map((n) => [n.id, []]));

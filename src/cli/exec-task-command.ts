@@ -1,7 +1,7 @@
 // `sieve exec-task <task.json>`: runs one node instance from a task description file, the command a
 // cluster job runs on its compute node (see runtime/exec-task.ts). Exit 0 when the outputs are in
 // the cache (run or reused), 1 when the node failed, 2 for a malformed task file.
-import { execTask, readTaskFile } from '../runtime/exec-task.js';
+import { execTask, readTaskFile } from '../runtime/execution/exec-task.js';
 
 export async function execTaskCommand(taskPath: string): Promise<number> {
   const task = readTaskFile(taskPath);

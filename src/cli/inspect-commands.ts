@@ -3,21 +3,21 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pc from 'picocolors';
-import { errorMessage, UsageError } from '../runtime/errors.js';
 import { extname, resolve } from 'node:path';
-import { decodeArtifact, TENSOR_NAME } from '../runtime/artifact.js';
-import { writeFileAtomic } from '../runtime/atomic-file.js';
 import { encodeNpy } from '../data/npy.js';
-import type { PortValue } from '../runtime/node-type.js';
-import { runRecordId, type RunHistoryEntry } from '../runtime/run-record.js';
-import { encodeSafetensors } from '../runtime/safetensors.js';
-import type { ObjectRef } from '../runtime/store.js';
-import type { Tensor } from '../runtime/tensor.js';
-import { summarize } from '../runtime/inspect.js';
-import { lockfilePath, readLockfile } from '../runtime/lockfile.js';
-import { pipelineStatus } from '../runtime/status.js';
-import { Store } from '../runtime/store.js';
 import { formatBytes, formatMs } from '../reporters/format.js';
+import { errorMessage, UsageError } from '../runtime/errors.js';
+import { lockfilePath, readLockfile } from '../runtime/results/lockfile.js';
+import { runRecordId, type RunHistoryEntry } from '../runtime/results/run-record.js';
+import { pipelineStatus } from '../runtime/results/status.js';
+import { decodeArtifact, TENSOR_NAME } from '../runtime/store/artifact.js';
+import { writeFileAtomic } from '../runtime/store/atomic-file.js';
+import { summarize } from '../runtime/store/inspect.js';
+import { encodeSafetensors } from '../runtime/store/safetensors.js';
+import type { ObjectRef } from '../runtime/store/store.js';
+import { Store } from '../runtime/store/store.js';
+import type { Tensor } from '../runtime/tensor.js';
+import type { PortValue } from '../runtime/types/node-type.js';
 import { planForLockfile, planPipeline, type PlanFlags } from './context.js';
 import { dagMermaid, dagText } from './dag-view.js';
 import { resolveCacheDir, type CacheFlags } from './defaults.js';
@@ -32,7 +32,7 @@ export async function statusCommand(pipeline: string | undefined, flags: PlanFla
   const jobs = existsSync(join(store.root, 'slurm'))
     ? await (async () => {
         const [{ jobStatuses }, { Slurm, processRunner }, { instanceIdentities }] = await Promise.all([
-          import('../runtime/slurm/status.js'), import('../runtime/slurm/commands.js'), import('../runtime/slurm/submission.js'),
+          import('../runtime/execution/slurm/status.js'), import('../runtime/execution/slurm/commands.js'), import('../runtime/execution/slurm/submission.js'),
         ]);
         return jobStatuses(store, p.file.path, instanceIdentities(p), new Slurm(processRunner()));
       })()

@@ -2,10 +2,10 @@
 // stderr, other node types' log lines), found under the key the node has now — so the log of a node
 // that just failed is there too — or, when that key cannot be computed, the lockfile's.
 import { UsageError } from '../runtime/errors.js';
-import { lockfilePath, readLockfile } from '../runtime/lockfile.js';
-import { pipelineStatus } from '../runtime/status.js';
-import { Store } from '../runtime/store.js';
-import { suggest } from '../runtime/suggest.js';
+import { suggest } from '../runtime/planning/suggest.js';
+import { lockfilePath, readLockfile } from '../runtime/results/lockfile.js';
+import { pipelineStatus } from '../runtime/results/status.js';
+import { Store } from '../runtime/store/store.js';
 import { planPipeline, type PlanFlags } from './context.js';
 import { resolveCacheDir, type CacheFlags } from './defaults.js';
 

@@ -1,13 +1,13 @@
 // `sieve report`: the results of the pipeline's lockfile as one self-contained HTML page.
 import { resolve } from 'node:path';
-import { decodeArtifact } from '../runtime/artifact.js';
-import { UsageError } from '../runtime/errors.js';
-import { lockfilePath, readLockfile, type LockPoint } from '../runtime/lockfile.js';
-import { bestRow } from '../runtime/results.js';
-import { Store } from '../runtime/store.js';
-import type { Json } from '../runtime/tensor.js';
-import { writeFileAtomic } from '../runtime/atomic-file.js';
 import { reportHtml, type ReportInput } from '../reporters/report.js';
+import { UsageError } from '../runtime/errors.js';
+import { lockfilePath, readLockfile, type LockPoint } from '../runtime/results/lockfile.js';
+import { bestRow } from '../runtime/results/results.js';
+import { decodeArtifact } from '../runtime/store/artifact.js';
+import { writeFileAtomic } from '../runtime/store/atomic-file.js';
+import { Store } from '../runtime/store/store.js';
+import type { Json } from '../runtime/tensor.js';
 import { planForLockfile, type PlanFlags } from './context.js';
 import { resolveCacheDir, type CacheFlags } from './defaults.js';
 import { resultsView } from './results-view.js';

@@ -5,14 +5,14 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pc from 'picocolors';
 import { UsageError } from '../runtime/errors.js';
-import { lockfilePath, readLockfile, type Lockfile } from '../runtime/lockfile.js';
-import type { Plan } from '../runtime/plan.js';
+import type { Plan } from '../runtime/planning/plan-types.js';
+import { lockfilePath, readLockfile, type Lockfile } from '../runtime/results/lockfile.js';
 import {
   aggregateOver, bestRow, collectResults, defaultMetric, matchMetric, metricColumnsOf, parseFilter, printableColumns,
   renderTable, resolveMetric, rowPasses, sortByMetric, STD_SUFFIX, toCsv, toJson, withMetrics, withRows, type ResultsTable,
-} from '../runtime/results.js';
-import { runRecordId, type RunHistoryEntry } from '../runtime/run-record.js';
-import type { Store } from '../runtime/store.js';
+} from '../runtime/results/results.js';
+import { runRecordId, type RunHistoryEntry } from '../runtime/results/run-record.js';
+import type { Store } from '../runtime/store/store.js';
 import { resultsDir } from './defaults.js';
 
 export interface ResultsFlags {

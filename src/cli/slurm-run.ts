@@ -4,15 +4,15 @@
 import { isAbsolute, relative, resolve } from 'node:path';
 import pc from 'picocolors';
 import { sieveBinPath } from '../module-paths.js';
-import type { ExecutorSpec } from '../runtime/executor-config.js';
-import { lockfilePath } from '../runtime/lockfile.js';
-import type { Plan } from '../runtime/plan.js';
-import { processRunner, Slurm } from '../runtime/slurm/commands.js';
-import { SlurmRunner } from '../runtime/slurm/runner.js';
-import { instanceIdentities, readSubmission, submitPlan, type Submission } from '../runtime/slurm/submission.js';
-import type { Store } from '../runtime/store.js';
+import type { ExecutorSpec } from '../runtime/execution/executor-config.js';
+import { processRunner, Slurm } from '../runtime/execution/slurm/commands.js';
+import { SlurmRunner } from '../runtime/execution/slurm/runner.js';
+import { instanceIdentities, readSubmission, submitPlan, type Submission } from '../runtime/execution/slurm/submission.js';
+import type { Plan } from '../runtime/planning/plan-types.js';
+import { lockfilePath } from '../runtime/results/lockfile.js';
+import type { Store } from '../runtime/store/store.js';
 import { SIEVE_VERSION } from '../version.js';
-import { runWith, type RunFlags } from './run-command.js';
+import { runWith, type RunFlags } from './run-execute.js';
 
 /** How often jobs are polled (ms); $SIEVE_SLURM_POLL_MS for tests and impatient users. */
 function pollMs(): number {

@@ -1,11 +1,11 @@
 // `sieve verify` (the local cache) and `sieve gc`.
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { UsageError } from '../runtime/errors.js';
 import pc from 'picocolors';
-import { collectGarbage, verifyStore } from '../runtime/maintenance.js';
-import { Store } from '../runtime/store.js';
 import { formatBytes } from '../reporters/format.js';
+import { UsageError } from '../runtime/errors.js';
+import { collectGarbage, verifyStore } from '../runtime/store/maintenance.js';
+import { Store } from '../runtime/store/store.js';
 import { resolveCacheDir, type CacheFlags } from './defaults.js';
 
 /** The cache a maintenance command works on, which must exist (a typo must not read as "0 checked, 0 bad"). */

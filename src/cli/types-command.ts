@@ -1,11 +1,11 @@
 // `sieve types [TYPE]`: the node types (built in, and those of --plugin modules) with their ports
 // (name, kind, dtype, rank, optional) and params.
 import { builtinRegistry } from '../nodes/index.js';
-import { UsageError } from '../runtime/errors.js';
-import { describeNodeType, type NodeTypeInfo, type PortInfo } from '../runtime/node-catalog.js';
-import type { NodeType } from '../runtime/node-type.js';
 import { textTable } from '../reporters/format.js';
-import { suggest } from '../runtime/suggest.js';
+import { UsageError } from '../runtime/errors.js';
+import { suggest } from '../runtime/planning/suggest.js';
+import { describeNodeType, type NodeTypeInfo, type PortInfo } from '../runtime/types/node-catalog.js';
+import type { NodeType } from '../runtime/types/node-type.js';
 
 export async function typesCommand(type: string | undefined, flags: { plugin?: string[]; json?: boolean }): Promise<void> {
   const registry = builtinRegistry();

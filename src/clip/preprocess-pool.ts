@@ -6,7 +6,7 @@
 // calls; their threads do not keep the process alive while idle.
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import { spawnModuleWorker } from '../runtime/worker-pool.js';
+import { spawnModuleWorker } from '../runtime/execution/worker-pool.js';
 import { PreprocessError, type PreprocessConfig, type RawImage } from './preprocess.js';
 
 export interface PreprocessRequest {

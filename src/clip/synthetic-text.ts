@@ -2,9 +2,9 @@
 // that prompt learning can be demonstrated and tested offline. Nothing here is CLIP: the weights are
 // random (seeded), the tokenizer is CLIP's BPE with no merges (every byte a token, 256 + 256 `</w>`
 // pieces + the two specials = 514 ids, the end-of-text token last as in CLIP).
-import { createRng } from '../methods/rng.js';
-import { ClipTokenizer, vocabularyFromMerges } from './tokenizer.js';
+import { createRng } from '../random/rng.js';
 import type { LinearWeights, NormWeights, TextModelWeights } from './text-weights.js';
+import { ClipTokenizer, vocabularyFromMerges } from './tokenizer.js';
 
 export interface SyntheticTextSpec {
   width: number;

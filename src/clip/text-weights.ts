@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
-import { decodeSafetensors } from '../runtime/safetensors.js';
+import { decodeSafetensors } from '../runtime/store/safetensors.js';
 import { float16ToFloat32 } from './float16.js';
 
 const { onnx } = onnxProto;

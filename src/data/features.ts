@@ -2,7 +2,7 @@
 // .npy or .safetensors file, plus labels from a second .npy or a tensor inside the safetensors.
 import { readFile } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
-import { decodeSafetensors } from '../runtime/safetensors.js';
+import { decodeSafetensors } from '../runtime/store/safetensors.js';
 import { tensor, type Tensor } from '../runtime/tensor.js';
 import { DatasetError } from './errors.js';
 import { decodeNpy } from './npy.js';

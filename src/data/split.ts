@@ -1,7 +1,7 @@
 // Seeded, class-stratified index selection: subsampling a split to a maximum size and carving a
 // held-out test split from a train split. Both keep every class's share as close as integer
 // counts allow, and return indices in ascending order so the original sample order survives.
-import type { Rng } from '../methods/rng.js';
+import type { Rng } from '../random/rng.js';
 import { numel, tensor, type DType, type Tensor, type TypedArrayOf } from '../runtime/tensor.js';
 
 /** Indices of each class, in ascending order. */

@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { hashFileStream, hashingTap } from '../runtime/hash.js';
+import { hashFileStream, hashingTap } from '../runtime/keys/hash.js';
 
 export class DownloadError extends Error {
   override name = 'DownloadError';

@@ -9,7 +9,7 @@
 // feature covariance so its curvature sits inside the weights' spectrum instead of far above it
 // (measured: about half the evaluations on clustered 512-d features). The returned model, loss,
 // gradient norm and the tolerance test are all in the original (W, b) coordinates.
-import { createRng } from './rng.js';
+import { createRng } from '../random/rng.js';
 import {
   MethodInputError, checkLabels, classCounts, gemmNT, gemmTNAccumulate, matrixShape, type FloatTensor,
 } from './linalg.js';

@@ -2,8 +2,8 @@
 // transition matrix), instance-dependent (Xia et al. 2020, part-dependent) and confusion (PTNL:
 // CLIP's favourite wrong class). Pure functions over flat typed arrays; every draw is seeded.
 import { CIFAR100_FINE_CLASSES, CIFAR10_CLASSES } from '../data/cifar-classes.js';
+import { createRng, type Rng } from '../random/rng.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { createRng, type Rng } from './rng.js';
 
 /** A noise request that cannot be met; the message names the offending parameter. */
 export class NoiseParamError extends RangeError {

@@ -2,7 +2,7 @@
 // to fewer dimensions (a seeded Gaussian random projection, or PCA by subspace iteration), then
 // L2-normalised; and a pass-through for precomputed features. The transform is fitted on training
 // images and applied unchanged to test images.
-import { createRng } from './rng.js';
+import { createRng } from '../random/rng.js';
 
 export type PixelProjection = 'none' | 'random' | 'pca';
 

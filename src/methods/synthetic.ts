@@ -12,8 +12,8 @@
 // `linearProbeAccuracy` on the draw. θ then rotates the text embeddings away from the prototypes
 // and is bisected so that zero-shot accuracy (argmax_k <f, t_k>) equals `zeroShotAccuracy`.
 // Both bisections score all samples through precomputed projections, O(N·K) per step.
+import { createRng, type Rng } from '../random/rng.js';
 import { tensor, type Tensor } from '../runtime/tensor.js';
-import { createRng, type Rng } from './rng.js';
 
 export interface SyntheticOptions {
   numClasses: number;

@@ -5,11 +5,11 @@
 import { statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { TENSOR_NAME } from '../runtime/artifact.js';
-import { canonicalJson } from '../runtime/hash.js';
-import { defineNode, type OutputPort, type ParamProblem, type PortValue, type StaticCheckContext } from '../runtime/node-type.js';
-import { decodeSafetensors, encodeSafetensors } from '../runtime/safetensors.js';
+import { canonicalJson } from '../runtime/keys/hash.js';
+import { TENSOR_NAME } from '../runtime/store/artifact.js';
+import { decodeSafetensors, encodeSafetensors } from '../runtime/store/safetensors.js';
 import { isTensor, type DType, type Json } from '../runtime/tensor.js';
+import { defineNode, type OutputPort, type ParamProblem, type PortValue, type StaticCheckContext } from '../runtime/types/node-type.js';
 
 interface OutputDecl {
   kind: 'tensor' | 'json' | 'file';

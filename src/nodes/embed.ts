@@ -3,13 +3,13 @@
 // (standardised pixels with an optional random projection or PCA fitted on the training images),
 // `features` (pass-through). onnxruntime and sharp are imported only when the clip embedder runs.
 import { join } from 'node:path';
-import type { ModelSpec, Variant } from '../clip/model-source.js';
 import type { ProviderChoice } from '../clip/encoder.js';
+import type { ModelSpec, Variant } from '../clip/model-source.js';
 import { localModelFiles } from '../clip/model-source.js';
 import { applyPixelTransform, fitPixelTransform, passThroughFeatures, type PixelProjection } from '../methods/pixels.js';
-import { optionalClassNames } from './inputs.js';
-import { defineNode, type ExternalDep, type NodeContext, type PortValue, type Ports } from '../runtime/node-type.js';
 import { isTensor, tensor, type Json, type Tensor } from '../runtime/tensor.js';
+import { defineNode, type ExternalDep, type NodeContext, type PortValue, type Ports } from '../runtime/types/node-type.js';
+import { optionalClassNames } from './inputs.js';
 
 export interface EmbedParams {
   embedder: 'clip' | 'pixels' | 'features';

@@ -2,9 +2,9 @@
 // from several seeds). Every connected input is one member, under any name.
 import { MethodInputError } from '../methods/linalg.js';
 import { averageProbs } from '../methods/prompt/upl.js';
-import { optionalTensor } from './inputs.js';
-import { defineNode, type Ports } from '../runtime/node-type.js';
 import { tensor } from '../runtime/tensor.js';
+import { defineNode, type Ports } from '../runtime/types/node-type.js';
+import { optionalTensor } from './inputs.js';
 
 function ports(_params: Record<string, never>, connected: ReadonlySet<string>): Ports {
   const inputs: Ports['inputs'] = {};

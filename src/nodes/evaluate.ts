@@ -5,9 +5,9 @@ import { MethodInputError, argmaxRows, countTrue } from '../methods/linalg.js';
 import {
   accuracy, confusionMatrix, expectedCalibrationError, meanConfidence, perClassAccuracy, perClassCounts, relabelQuality, selectionQuality,
 } from '../methods/metrics.js';
-import { optionalClassNames, optionalTensor } from './inputs.js';
-import { defineNode, type NodeContext } from '../runtime/node-type.js';
 import type { DType, Json, Tensor } from '../runtime/tensor.js';
+import { defineNode, type NodeContext } from '../runtime/types/node-type.js';
+import { optionalClassNames, optionalTensor } from './inputs.js';
 
 export interface EvaluateParams {
   ece_bins: number;

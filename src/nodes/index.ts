@@ -3,7 +3,7 @@
 // onnxruntime, sharp) are imported lazily inside its `run`. Each is registered with its module's
 // URL so that a worker thread can import the same implementation.
 import { ownModuleUrl } from '../module-paths.js';
-import { NodeRegistry, type NodeModuleLoader } from '../runtime/registry.js';
+import { NodeRegistry, type NodeModuleLoader } from '../runtime/types/registry.js';
 
 const BUILTINS: Record<string, NodeModuleLoader> = {
   command: () => import('./command.js'),

@@ -1,6 +1,6 @@
 // Checked access to a node's tensor inputs, shared by the node types.
-import type { PortValue } from '../runtime/node-type.js';
 import { isTensor, type DType, type Tensor } from '../runtime/tensor.js';
+import type { PortValue } from '../runtime/types/node-type.js';
 
 /**
  * The input `name` checked for dtype and rank; undefined when an optional port is unconnected.

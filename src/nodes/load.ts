@@ -3,20 +3,20 @@
 // subsamples, both seeded and class-stratified. Every local file read joins the cache key.
 import { mkdir, symlink } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import type { SyntheticTextSpec } from '../clip/synthetic-text.js';
 import { cifarFiles, readCifar } from '../data/cifar.js';
 import { DatasetError } from '../data/errors.js';
 import { featureFiles, namedArrayFiles, readFeatures, readNamedArray, toLabels, toTextFeatures, type FeatureFileSpec } from '../data/features.js';
-import { listImageFolder, type FolderLayout } from '../data/image-folder.js';
 import { mnistFiles, readMnist } from '../data/idx.js';
+import { listImageFolder, type FolderLayout } from '../data/image-folder.js';
 import { readManifest } from '../data/manifest.js';
-import type { ImageDataset } from '../data/types.js';
 import { stratifiedHoldout, stratifiedSubsample, takeLabels, takeRows } from '../data/split.js';
-import { createRng } from '../methods/rng.js';
-import { statSync } from 'node:fs';
+import type { ImageDataset } from '../data/types.js';
 import { SyntheticParamError, generateSyntheticClip, validateSyntheticOptions } from '../methods/synthetic.js';
-import type { SyntheticTextSpec } from '../clip/synthetic-text.js';
-import { defineNode, type ExternalDep, type NodeContext, type OutputPort, type ParamProblem, type PortValue } from '../runtime/node-type.js';
+import { createRng } from '../random/rng.js';
 import { tensor, type Tensor } from '../runtime/tensor.js';
+import { defineNode, type ExternalDep, type NodeContext, type OutputPort, type ParamProblem, type PortValue } from '../runtime/types/node-type.js';
 
 export const SOURCES = ['cifar10', 'cifar100', 'mnist', 'fashion-mnist', 'image-folder', 'manifest', 'features', 'synthetic', 'synthetic-prompts'] as const;
 export type Source = (typeof SOURCES)[number];

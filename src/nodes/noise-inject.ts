@@ -1,9 +1,9 @@
 // The `noise-inject` node: corrupts clean labels with a synthetic noise model (methods.md, "Noise
 // models") and keeps the true labels beside the noisy ones for measuring selection quality.
 import { injectNoise, NoiseParamError, type NoiseMapSpec, type NoiseSpec } from '../methods/noise.js';
-import { requiredClassNames } from './inputs.js';
-import { defineNode, type InputPort } from '../runtime/node-type.js';
 import { tensor, type Tensor } from '../runtime/tensor.js';
+import { defineNode, type InputPort } from '../runtime/types/node-type.js';
+import { requiredClassNames } from './inputs.js';
 
 export type NoiseModel = 'symmetric' | 'asymmetric' | 'instance' | 'confusion';
 

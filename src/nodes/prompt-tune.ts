@@ -3,13 +3,13 @@
 // epoch, few-shot subsets. Outputs like `train`'s (train/test probabilities, history) plus the
 // learned context and the class text features, so relabel, select and evaluate consume it unchanged.
 import type { TextModelSpec } from '../clip/text-source.js';
-import type { BackendChoice } from '../methods/train/backend.js';
-import type { SamplerKind } from '../methods/train/sampler.js';
 import type { PromptEpochRecord } from '../methods/prompt/coop.js';
 import type { ClassTokenPosition } from '../methods/prompt/layout.js';
-import { optionalTensor, requiredClassNames } from './inputs.js';
-import { defineNode, type ExternalDep, type NodeContext, type PortValue, type Ports } from '../runtime/node-type.js';
+import type { BackendChoice } from '../methods/train/backend.js';
+import type { SamplerKind } from '../methods/train/sampler.js';
 import { tensor, type DType, type Json, type Tensor } from '../runtime/tensor.js';
+import { defineNode, type ExternalDep, type NodeContext, type PortValue, type Ports } from '../runtime/types/node-type.js';
+import { optionalTensor, requiredClassNames } from './inputs.js';
 import { MIXFIX_PARAM, SCHEDULE_PARAMS, scheduleOf, type SgdParams } from './sgd-params.js';
 
 export interface PromptTuneParams extends SgdParams {
@@ -182,7 +182,7 @@ export default defineNode<PromptTuneParams>({
 
     const [{ selectBackend }, { loadTextModelSpec }, { ClipTextModel }, coop, { promptLayout }, { sampleShots }, { createRng }] = await Promise.all([
       import('../methods/train/backend.js'), import('../clip/text-source.js'), import('../clip/text-model.js'),
-      import('../methods/prompt/coop.js'), import('../methods/prompt/layout.js'), import('../methods/prompt/shots.js'), import('../methods/rng.js'),
+      import('../methods/prompt/coop.js'), import('../methods/prompt/layout.js'), import('../methods/prompt/shots.js'), import('../random/rng.js'),
     ]);
     const backend = await selectBackend(p.backend, ctx.log);
     ctx.note('backend', backend.name);

@@ -6,9 +6,9 @@ import { checkLabels, MethodInputError } from '../methods/linalg.js';
 import { fitLogisticRegression, gatherRows, predictProba } from '../methods/logreg.js';
 import { relabelQuality } from '../methods/metrics.js';
 import { mixfix } from '../methods/mixfix.js';
-import { optionalClassNames, optionalTensor } from './inputs.js';
-import { defineNode, type NodeContext, type Ports } from '../runtime/node-type.js';
 import { tensor, type DType, type Json, type Tensor } from '../runtime/tensor.js';
+import { defineNode, type NodeContext, type Ports } from '../runtime/types/node-type.js';
+import { optionalClassNames, optionalTensor } from './inputs.js';
 
 export interface RelabelParams {
   method: 'mixfix' | 'ensemble-labels';

@@ -4,10 +4,10 @@
 import { MethodInputError } from '../methods/linalg.js';
 import { sampleShots } from '../methods/prompt/shots.js';
 import { pseudoLabels } from '../methods/prompt/upl.js';
-import { createRng } from '../methods/rng.js';
-import { optionalTensor } from './inputs.js';
-import { defineNode } from '../runtime/node-type.js';
+import { createRng } from '../random/rng.js';
 import { tensor } from '../runtime/tensor.js';
+import { defineNode } from '../runtime/types/node-type.js';
+import { optionalTensor } from './inputs.js';
 
 export interface SampleParams {
   shots: number;

@@ -12,9 +12,9 @@ import {
   agreementMask, confidentLearning, featureDistanceSelect, knnAgreement, smallLossSelect,
 } from '../methods/selection-baselines.js';
 import { zeroShotProbs, type ZeroShotAggregation } from '../methods/zeroshot.js';
-import { optionalTensor, requiredClassNames } from './inputs.js';
-import { defineNode, type NodeContext } from '../runtime/node-type.js';
 import { tensor, type DType, type Json, type Tensor } from '../runtime/tensor.js';
+import { defineNode, type NodeContext } from '../runtime/types/node-type.js';
+import { optionalTensor, requiredClassNames } from './inputs.js';
 
 export const SELECT_METHODS = [
   'clipcleaner', 'zeroshot-agreement', 'logreg-agreement', 'small-loss', 'knn', 'confident-learning', 'feature-distance',

@@ -12,9 +12,9 @@ import {
 import { CLIP_INIT_LOGIT_SCALE, logitScaleOf, type HeadConfig, type HeadKind, type HeadLayout } from '../methods/train/heads.js';
 import type { SamplerKind } from '../methods/train/sampler.js';
 import type { EpochRecord, TrainOptions, TrainResult } from '../methods/train/trainer.js';
-import { optionalTensor, requiredClassNames } from './inputs.js';
-import { defineNode, type NodeContext, type PortValue, type Ports } from '../runtime/node-type.js';
 import { tensor, type DType, type Json, type Tensor } from '../runtime/tensor.js';
+import { defineNode, type NodeContext, type PortValue, type Ports } from '../runtime/types/node-type.js';
+import { optionalTensor, requiredClassNames } from './inputs.js';
 import { MIXFIX_PARAM, SCHEDULE_PARAMS, scheduleOf, type SgdParams } from './sgd-params.js';
 
 export interface TrainParams extends SgdParams {

@@ -1,8 +1,8 @@
 // `--json`: one JSON object per line for scripts and CI: the run's start, each node's start, progress
 // (at most one line per node and second, and its last) and end, warnings, then a summary that holds
 // every point's metrics. Log lines are left out.
-import { nowMs } from '../runtime/clock.js';
-import type { NodeRecord, RunEvent, RunListener } from '../runtime/events.js';
+import { nowMs } from '../runtime/execution/clock.js';
+import type { NodeRecord, RunEvent, RunListener } from '../runtime/execution/events.js';
 import type { Json } from '../runtime/tensor.js';
 
 export interface JsonReporterOptions {

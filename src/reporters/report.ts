@@ -7,8 +7,8 @@
 //   - its confusion matrix (evaluate's `confusion`) and noise transition matrix (noise-inject's
 //     `transition_matrix`) as heat maps;
 //   - the results table.
+import { formatCell, STD_SUFFIX, type ResultsTable } from '../runtime/results/results.js';
 import type { Json } from '../runtime/tensor.js';
-import { formatCell, STD_SUFFIX, type ResultsTable } from '../runtime/results.js';
 
 /** A Vega-Lite specification (kept as plain JSON here; vega-lite checks it when compiling). */
 export type VegaLiteSpec = Record<string, unknown>;

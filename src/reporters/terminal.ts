@@ -4,8 +4,8 @@
 // never leaves stale lines behind. Elsewhere (CI, nohup, Slurm logs): a line per node start and end
 // and, for long nodes, a heartbeat line with their progress at most every 10 s.
 import pc from 'picocolors';
-import { nowMs } from '../runtime/clock.js';
-import type { NodeRef, RunEvent, RunListener } from '../runtime/events.js';
+import { nowMs } from '../runtime/execution/clock.js';
+import type { NodeRef, RunEvent, RunListener } from '../runtime/execution/events.js';
 import { bar, formatMs } from './format.js';
 
 interface LineState {

@@ -4,7 +4,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Store } from '../../src/runtime/store.js';
+import { Store } from '../../src/runtime/store/store.js';
 import { assertCliBuilt, lockfileOf, linearPipeline, makeTempDir, removeTempDirs, runCli, runInProcess, writePipeline, type CliResult } from '../helpers/runtime.js';
 
 beforeAll(assertCliBuilt);

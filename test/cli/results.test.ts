@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeNpy } from '../../src/data/npy.js';
 import { ValidationError } from '../../src/runtime/errors.js';
-import { lockfilePath } from '../../src/runtime/lockfile.js';
-import { decodeSafetensors } from '../../src/runtime/safetensors.js';
+import { lockfilePath } from '../../src/runtime/results/lockfile.js';
+import { decodeSafetensors } from '../../src/runtime/store/safetensors.js';
 import {
   PLUGINS_LINE, REPO_ROOT, assertCliBuilt, clearLog, executionCounts, linearPipeline, lockfileOf, makeTempDir, planPipeline,
   removeTempDirs, runCli, writePipeline,

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { lockfilePath } from '../../src/runtime/lockfile.js';
+import { lockfilePath } from '../../src/runtime/results/lockfile.js';
 import {
   PLUGINS_LINE, assertCliBuilt, clearLog, executionCounts, jsonLines, linearPipeline, lockfileOf, makeTempDir,
   objectFiles, removeTempDirs, runCli, statusesFromJson, writePipeline,

@@ -3,7 +3,7 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { VIT_B32, TEXT_B32, buildTextModel, buildVisionModel } from '../../scripts/build-clip-onnx.js';
-import { createRng } from '../../src/methods/rng.js';
+import { createRng } from '../../src/random/rng.js';
 
 const SMALL_VISION = { imageSize: 64, patchSize: 16, width: 32, layers: 2, heads: 4, mlp: 64, embedDim: 16 };
 const SMALL_TEXT = { vocabSize: 49408, contextLength: 77, width: 32, layers: 2, heads: 4, mlp: 64, embedDim: 16 };

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataType, OnnxGraph } from '../../scripts/build-clip-onnx.js';
 import { ClipModelError, ClipTextEncoder, ClipVisionEncoder, cudaProviderInstalled } from '../../src/clip/encoder.js';
-import { createRng } from '../../src/methods/rng.js';
+import { createRng } from '../../src/random/rng.js';
 import {
   TINY_TEXT,
   TINY_VISION,

@@ -8,9 +8,9 @@ import { ClipTextEncoder, ClipVisionEncoder } from '../../src/clip/encoder.js';
 import { embedImages, embedPrompts, imagesFromTensor } from '../../src/clip/pipeline.js';
 import { CLIP_PREPROCESS, ImagePreprocessor } from '../../src/clip/preprocess.js';
 import { buildPrompts, IMAGENET_TEMPLATES, promptClassName, resolveTemplates } from '../../src/clip/templates.js';
-import { CIFAR100_FINE_CLASSES } from '../../src/data/cifar-classes.js';
 import { loadTokenizer } from '../../src/clip/tokenizer.js';
-import { createRng } from '../../src/methods/rng.js';
+import { CIFAR100_FINE_CLASSES } from '../../src/data/cifar-classes.js';
+import { createRng } from '../../src/random/rng.js';
 import { tensor } from '../../src/runtime/tensor.js';
 import { TINY_TEXT, TINY_VISION, buildTinyText, buildTinyVision, tinyTextReference, tinyVisionReference } from '../helpers/onnx-models.js';
 

@@ -12,9 +12,9 @@ import { ClipTextModel, eotPositions } from '../../src/clip/text-model.js';
 import {
   assembleTextWeights, loadTextWeightsFromOnnx, loadTextWeightsFromSafetensors, readOnnxTextWeights, TextWeightsError, type TextModelWeights,
 } from '../../src/clip/text-weights.js';
-import { createRng } from '../../src/methods/rng.js';
 import { selectBackend, type Tf } from '../../src/methods/train/backend.js';
-import { encodeSafetensors } from '../../src/runtime/safetensors.js';
+import { createRng } from '../../src/random/rng.js';
+import { encodeSafetensors } from '../../src/runtime/store/safetensors.js';
 import { tensor, type Tensor } from '../../src/runtime/tensor.js';
 
 export const SMALL_TEXT = { vocabSize: 600, contextLength: 77, width: 32, layers: 2, heads: 4, mlp: 64, embedDim: 16 };

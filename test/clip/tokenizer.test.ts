@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createRng } from '../../src/methods/rng.js';
 import { basicClean, cleanText, htmlUnescape, whitespaceClean } from '../../src/clip/text-clean.js';
+import { createRng } from '../../src/random/rng.js';
 import {
   ClipTokenizer,
   TokenizerError,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { featureFiles, readFeatures, readFeatureSplit, toFloat32Matrix, toLabels } from '../../src/data/features.js';
 import { encodeNpy } from '../../src/data/npy.js';
-import { encodeSafetensors } from '../../src/runtime/safetensors.js';
+import { encodeSafetensors } from '../../src/runtime/store/safetensors.js';
 import { tensor } from '../../src/runtime/tensor.js';
 import { removeTemp, tempDir } from '../helpers/temp.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { proportionalQuotas, stratifiedHoldout, stratifiedSubsample, takeLabels, takeRows } from '../../src/data/split.js';
-import { createRng } from '../../src/methods/rng.js';
+import { createRng } from '../../src/random/rng.js';
 import { tensor } from '../../src/runtime/tensor.js';
 
 function counts(labels: Int32Array, indices: Int32Array): Map<number, number> {

@@ -2,7 +2,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LOCKFILE_VERSION, readLockfile } from '../../src/runtime/lockfile.js';
+import { LOCKFILE_VERSION, readLockfile } from '../../src/runtime/results/lockfile.js';
 import { REPO_ROOT, planPipeline } from '../helpers/runtime.js';
 
 describe('committed lockfiles', () => {

@@ -3,9 +3,9 @@ import { copyFile, readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeArtifact } from '../../src/runtime/artifact.js';
+import { decodeArtifact } from '../../src/runtime/store/artifact.js';
+import type { Store } from '../../src/runtime/store/store.js';
 import type { Json } from '../../src/runtime/tensor.js';
-import type { Store } from '../../src/runtime/store.js';
 import { writeTinyClipModel } from '../helpers/onnx-models.js';
 import {
   REPO_ROOT, lockfileOf, makeTempDir, planPipeline, removeTempDirs, runInProcess, statuses, writePipeline,

@@ -1,5 +1,5 @@
 // Seeded K-class Gaussian clusters for training tests.
-import { createRng } from '../../src/methods/rng.js';
+import { createRng } from '../../src/random/rng.js';
 
 /** K Gaussian clusters in R^D around fixed random centres (|centre| ≈ 1), noise `spread`/√D per axis. */
 export function gaussianClusters(seed: number, k: number, perClass: number, d: number, spread: number): { x: Float32Array; y: Int32Array; n: number } {

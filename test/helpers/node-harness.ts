@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll } from 'vitest';
-import type { NodeContext, NodeType, PortValue } from '../../src/runtime/node-type.js';
 import type { Json } from '../../src/runtime/tensor.js';
+import type { NodeContext, NodeType, PortValue } from '../../src/runtime/types/node-type.js';
 
 export interface Recorded {
   notes: Record<string, Json>;

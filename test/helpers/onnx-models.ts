@@ -9,7 +9,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataType, OnnxGraph, preprocessorConfigJson } from '../../scripts/build-clip-onnx.js';
 import { float32ToFloat16 } from '../../src/clip/float16.js';
-import { createRng } from '../../src/methods/rng.js';
+import { createRng } from '../../src/random/rng.js';
 
 export type TinyVariant = 'fp32' | 'fp16' | 'int8';
 

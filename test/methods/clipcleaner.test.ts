@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { clipCleaner, clipCleanerSelect, refillEmptyClasses } from '../../src/methods/clipcleaner.js';
 import { selectionQuality } from '../../src/methods/metrics.js';
-import { createRng } from '../../src/methods/rng.js';
+import { createRng } from '../../src/random/rng.js';
 
 /** Two-class probabilities from p(given label) per sample. */
 function twoClass(pGiven: number[], labels: number[]): Float32Array {

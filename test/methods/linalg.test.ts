@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   RowDotEngine, argmaxRows, gemmNT, gemmTNAccumulate, indicesByClass, l2NormalizeRows, matrixShape, orderByScoreDescending, softmaxRow,
 } from '../../src/methods/linalg.js';
-import { createRng } from '../../src/methods/rng.js';
+import { createRng } from '../../src/random/rng.js';
 
 describe('blocked products', () => {
   it('gemmNT equals naive dot products for every remainder of the 2×4 blocking', () => {

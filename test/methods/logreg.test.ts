@@ -4,7 +4,7 @@ import {
   sampleWeights, stratifiedFolds, gatherRows,
 } from '../../src/methods/logreg.js';
 import { MethodInputError, type FloatTensor } from '../../src/methods/linalg.js';
-import { createRng } from '../../src/methods/rng.js';
+import { createRng } from '../../src/random/rng.js';
 
 /** K Gaussian clusters around random unit centres plus a shared offset (like CLIP's common direction), rows unit-norm. */
 function clusters(n: number, d: number, k: number, seed: number, spread = 1, imbalance = false): { x: FloatTensor; y: Int32Array } {

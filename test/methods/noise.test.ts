@@ -4,7 +4,7 @@ import {
   cifar100AsymmetricMap, confusionNoise, injectNoise, instanceNoise, NoiseParamError, noiseReport, resolveClassMap,
   symmetricNoise,
 } from '../../src/methods/noise.js';
-import { createRng } from '../../src/methods/rng.js';
+import { createRng } from '../../src/random/rng.js';
 import { tensor } from '../../src/runtime/tensor.js';
 
 const K10 = Array.from({ length: 10 }, (_, k) => `c${k}`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRng } from '../../src/methods/rng.js';
+import { createRng } from '../../src/random/rng.js';
 import {
   PixelEmbedderError,
   applyPixelTransform,

@@ -9,8 +9,8 @@ import { PromptLearner, predictWithText, promptTune, robustAlpha, robustSelect, 
 import { promptLayout, PromptLayoutError } from '../../src/methods/prompt/layout.js';
 import { sampleShots } from '../../src/methods/prompt/shots.js';
 import { contextTextFeatures, generateSyntheticPrompts, wordEmbeddings, type SyntheticPrompts } from '../../src/methods/prompt/synthetic.js';
-import { createRng } from '../../src/methods/rng.js';
 import { selectBackend, type Tf } from '../../src/methods/train/backend.js';
+import { createRng } from '../../src/random/rng.js';
 
 let tf: Tf;
 let model: ClipTextModel;

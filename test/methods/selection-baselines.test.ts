@@ -3,7 +3,7 @@ import {
   agreementMask, confidentLearning, featureDistanceScores, featureDistanceSelect, knnAgreement, roundRowsPreservingTotals,
   smallLossSelect,
 } from '../../src/methods/selection-baselines.js';
-import { createRng } from '../../src/methods/rng.js';
+import { createRng } from '../../src/random/rng.js';
 
 describe('agreementMask', () => {
   it('keeps samples whose argmax (first on ties) is the given label', () => {

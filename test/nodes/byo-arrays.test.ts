@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/data/npy.js';
 import load, { type LoadParams } from '../../src/nodes/load.js';
-import { portsFor } from '../../src/runtime/node-type.js';
-import { createRng } from '../../src/methods/rng.js';
-import { decodeArtifact } from '../../src/runtime/artifact.js';
-import { encodeSafetensors } from '../../src/runtime/safetensors.js';
+import { createRng } from '../../src/random/rng.js';
+import { decodeArtifact } from '../../src/runtime/store/artifact.js';
+import { encodeSafetensors } from '../../src/runtime/store/safetensors.js';
 import { tensor, type Json, type Tensor } from '../../src/runtime/tensor.js';
+import { portsFor } from '../../src/runtime/types/node-type.js';
 import { endOf, makeTempDir, removeTempDirs, runInProcess, writePipeline } from '../helpers/runtime.js';
 
 afterAll(removeTempDirs);

@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import embed, { type EmbedParams } from '../../src/nodes/embed.js';
-import { computeKey } from '../../src/runtime/keys.js';
-import { keyParams, portsFor, runsInWorker, type FingerprintContext, type NodeContext, type PortValue } from '../../src/runtime/node-type.js';
+import { createRng } from '../../src/random/rng.js';
+import { computeKey } from '../../src/runtime/keys/keys.js';
 import { tensor, type Json, type Tensor } from '../../src/runtime/tensor.js';
-import { createRng } from '../../src/methods/rng.js';
+import { keyParams, portsFor, runsInWorker, type FingerprintContext, type NodeContext, type PortValue } from '../../src/runtime/types/node-type.js';
 import { writeTinyClipModel } from '../helpers/onnx-models.js';
 
 const SHARED = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/data');

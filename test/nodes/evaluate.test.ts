@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { nodeHarness } from '../helpers/node-harness.js';
 import evaluate, { type EvaluateParams } from '../../src/nodes/evaluate.js';
-import type { NodeContext, PortValue } from '../../src/runtime/node-type.js';
 import { tensor, type Json } from '../../src/runtime/tensor.js';
+import type { NodeContext, PortValue } from '../../src/runtime/types/node-type.js';
+import { nodeHarness } from '../helpers/node-harness.js';
 
 const harness = nodeHarness(evaluate);
 const params = (overrides: Record<string, unknown> = {}): EvaluateParams => harness.params(overrides);

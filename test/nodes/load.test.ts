@@ -11,10 +11,10 @@ import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/data/npy.js';
 import load, { type LoadParams } from '../../src/nodes/load.js';
-import type { FingerprintContext, NodeContext, PortValue } from '../../src/runtime/node-type.js';
-import { keyParams, portsFor, runsInWorker } from '../../src/runtime/node-type.js';
-import { computeKey } from '../../src/runtime/keys.js';
+import { computeKey } from '../../src/runtime/keys/keys.js';
 import { tensor, type Json, type Tensor } from '../../src/runtime/tensor.js';
+import type { FingerprintContext, NodeContext, PortValue } from '../../src/runtime/types/node-type.js';
+import { keyParams, portsFor, runsInWorker } from '../../src/runtime/types/node-type.js';
 import { removeTemp, tempDir } from '../helpers/temp.js';
 
 afterAll(removeTemp);

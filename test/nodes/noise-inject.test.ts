@@ -3,8 +3,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CIFAR10_CLASSES } from '../../src/data/cifar-classes.js';
 import type { NoiseReport } from '../../src/methods/noise.js';
 import noiseInject, { type NoiseInjectParams } from '../../src/nodes/noise-inject.js';
-import { portsFor, type NodeContext, type PortValue } from '../../src/runtime/node-type.js';
 import { tensor, type Tensor } from '../../src/runtime/tensor.js';
+import { portsFor, type NodeContext, type PortValue } from '../../src/runtime/types/node-type.js';
 import { removeTemp, tempDir } from '../helpers/temp.js';
 
 afterAll(removeTemp);

@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildTextModel } from '../../scripts/build-clip-onnx.js';
 import { vocabularyFromMerges } from '../../src/clip/tokenizer.js';
-import { nodeHarness } from '../helpers/node-harness.js';
 import promptTune, { type PromptTuneParams } from '../../src/nodes/prompt-tune.js';
-import { portsFor } from '../../src/runtime/node-type.js';
+import { createRng } from '../../src/random/rng.js';
 import { tensor, type Tensor } from '../../src/runtime/tensor.js';
-import { createRng } from '../../src/methods/rng.js';
+import { portsFor } from '../../src/runtime/types/node-type.js';
+import { nodeHarness } from '../helpers/node-harness.js';
 
 const harness = nodeHarness(promptTune, 4);
 const MODEL = { synthetic: { width: 32, layers: 1, heads: 2, embed_dim: 16, seed: 0 } };

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { nodeHarness } from '../helpers/node-harness.js';
 import { emaUpdate } from '../../src/methods/ensemble-labels.js';
 import { fitLogisticRegression, gatherRows, predictProba } from '../../src/methods/logreg.js';
 import { mixfix } from '../../src/methods/mixfix.js';
-import { createRng } from '../../src/methods/rng.js';
 import relabel, { type RelabelParams } from '../../src/nodes/relabel.js';
-import { portsFor, type NodeContext, type PortValue } from '../../src/runtime/node-type.js';
+import { createRng } from '../../src/random/rng.js';
 import { tensor, type Json, type Tensor } from '../../src/runtime/tensor.js';
+import { portsFor, type NodeContext, type PortValue } from '../../src/runtime/types/node-type.js';
+import { nodeHarness } from '../helpers/node-harness.js';
 
 const harness = nodeHarness(relabel);
 const params = (overrides: Record<string, unknown> = {}): RelabelParams => harness.params(overrides);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { nodeHarness } from '../helpers/node-harness.js';
-import sample, { type SampleParams } from '../../src/nodes/sample.js';
 import ensemble from '../../src/nodes/ensemble.js';
-import { portsFor } from '../../src/runtime/node-type.js';
+import sample, { type SampleParams } from '../../src/nodes/sample.js';
 import { tensor, type Tensor } from '../../src/runtime/tensor.js';
+import { portsFor } from '../../src/runtime/types/node-type.js';
+import { nodeHarness } from '../helpers/node-harness.js';
 
 const sampleHarness = nodeHarness(sample, 2);
 const ensembleHarness = nodeHarness(ensemble, 2);

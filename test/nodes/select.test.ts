@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { nodeHarness } from '../helpers/node-harness.js';
 import { clipCleaner } from '../../src/methods/clipcleaner.js';
 import { combineMasks } from '../../src/methods/combine.js';
-import { createRng } from '../../src/methods/rng.js';
 import { knnAgreement } from '../../src/methods/selection-baselines.js';
 import select, { SELECT_METHODS, type SelectParams } from '../../src/nodes/select.js';
-import { portsFor, runsInWorker, type NodeContext, type PortValue } from '../../src/runtime/node-type.js';
+import { createRng } from '../../src/random/rng.js';
 import { tensor, type Json, type Tensor } from '../../src/runtime/tensor.js';
+import { portsFor, runsInWorker, type NodeContext, type PortValue } from '../../src/runtime/types/node-type.js';
+import { nodeHarness } from '../helpers/node-harness.js';
 
 const harness = nodeHarness(select, 5);
 const validate = harness.isValid;

@@ -1,11 +1,11 @@
 // The train node's Transductive CLIP params (kept apart from train.test.ts): the contrastive term and
 // per-epoch ensemble labels started from init_probs.
 import { describe, expect, it } from 'vitest';
+import train, { type TrainParams } from '../../src/nodes/train.js';
+import { tensor, type Tensor } from '../../src/runtime/tensor.js';
+import { portsFor } from '../../src/runtime/types/node-type.js';
 import { gaussianClusters } from '../helpers/clusters.js';
 import { nodeHarness } from '../helpers/node-harness.js';
-import train, { type TrainParams } from '../../src/nodes/train.js';
-import { portsFor } from '../../src/runtime/node-type.js';
-import { tensor, type Tensor } from '../../src/runtime/tensor.js';
 
 const harness = nodeHarness(train, 3);
 

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import train, { type TrainParams } from '../../src/nodes/train.js';
+import { compareTensors } from '../../src/runtime/results/compare.js';
+import { decodeSafetensors, encodeSafetensors } from '../../src/runtime/store/safetensors.js';
+import { tensor, type Tensor } from '../../src/runtime/tensor.js';
+import { portsFor, runsInWorker, type PortValue } from '../../src/runtime/types/node-type.js';
+import { gaussianClusters } from '../helpers/clusters.js';
 import { isInstalled } from '../helpers/installed.js';
 import { nodeHarness } from '../helpers/node-harness.js';
-import { gaussianClusters } from '../helpers/clusters.js';
-import train, { type TrainParams } from '../../src/nodes/train.js';
-import { compareTensors } from '../../src/runtime/compare.js';
-import { portsFor, runsInWorker, type PortValue } from '../../src/runtime/node-type.js';
-import { decodeSafetensors, encodeSafetensors } from '../../src/runtime/safetensors.js';
-import { tensor, type Tensor } from '../../src/runtime/tensor.js';
 
 const installed = isInstalled;
 /** What `backend: auto` should pick in this environment for an mlp head (linear heads: linalg). */

@@ -2,7 +2,7 @@
 // would be too many curves.
 import { describe, expect, it } from 'vitest';
 import { heatmapFigure, lineFigure, MAX_SERIES, renderSvg, sweptAxes } from '../../src/reporters/report.js';
-import type { ResultsTable } from '../../src/runtime/results.js';
+import type { ResultsTable } from '../../src/runtime/results/results.js';
 
 function grid(sides: number[]): ResultsTable {
   const rows: ResultsTable['rows'] = [];

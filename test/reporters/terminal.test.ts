@@ -2,9 +2,9 @@
 // (start/end lines and heartbeats), line fitting and the ETA.
 import { stripVTControlCharacters as plain } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { nowMs } from '../../src/runtime/clock.js';
-import type { NodeRef, RunEvent } from '../../src/runtime/events.js';
 import { TerminalReporter, eta, fitLine, visibleLength, type LiveBlock } from '../../src/reporters/terminal.js';
+import { nowMs } from '../../src/runtime/execution/clock.js';
+import type { NodeRef, RunEvent } from '../../src/runtime/execution/events.js';
 
 function refs(n: number, points = 3): NodeRef[] {
   return Array.from({ length: n }, (_, i) => ({

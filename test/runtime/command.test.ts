@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeArtifact } from '../../src/runtime/artifact.js';
+import { decodeArtifact } from '../../src/runtime/store/artifact.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
 import {
   PLUGINS_LINE, clearLog, endOf, executionCounts, makeTempDir, removeTempDirs, runInProcess, statuses, writePipeline,

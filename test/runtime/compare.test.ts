@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareJson, compareTensors, compareValues, describeComparison } from '../../src/runtime/compare.js';
+import { compareJson, compareTensors, compareValues, describeComparison } from '../../src/runtime/results/compare.js';
 import { tensor } from '../../src/runtime/tensor.js';
 
 const f32 = (...v: number[]) => tensor('float32', [v.length], Float32Array.from(v));

@@ -3,7 +3,7 @@
 import { readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { decodeArtifact } from '../../src/runtime/artifact.js';
+import { decodeArtifact } from '../../src/runtime/store/artifact.js';
 import {
   PLUGINS_LINE, assertCliBuilt, endOf, executionCounts, linearPipeline, makeTempDir, objectFiles, objectPath,
   removeTempDirs, runCli, runInProcess, statuses, warnings, writePipeline, clearLog,

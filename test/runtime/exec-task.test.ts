@@ -6,8 +6,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/runtime/errors.js';
-import { execTask, readTaskFile, taskFor, type TaskFile, type TaskResultFile } from '../../src/runtime/exec-task.js';
-import type { Plan } from '../../src/runtime/plan.js';
+import { execTask, readTaskFile, taskFor, type TaskFile, type TaskResultFile } from '../../src/runtime/execution/exec-task.js';
+import type { Plan } from '../../src/runtime/planning/plan-types.js';
 import {
   assertCliBuilt, clearLog, executionCounts, linearPipeline, makeTempDir, nodeEnds, planPipeline, removeTempDirs, runCli, runInProcess,
   writePipeline,

@@ -1,8 +1,8 @@
 // Execution-only params (declared by a node type's `executionOnly`) are left out of the key: a run
 // that changes one is all cache hits, `status` calls nothing stale, and the outputs are the same.
 import { afterEach, describe, expect, it } from 'vitest';
-import { lockfilePath, readLockfile } from '../../src/runtime/lockfile.js';
-import { pipelineStatus } from '../../src/runtime/status.js';
+import { lockfilePath, readLockfile } from '../../src/runtime/results/lockfile.js';
+import { pipelineStatus } from '../../src/runtime/results/status.js';
 import {
   PLUGINS_LINE, clearLog, endOf, executionCounts, makeTempDir, removeTempDirs, runInProcess, statuses, writePipeline,
 } from '../helpers/runtime.js';

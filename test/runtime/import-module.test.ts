@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { importModule } from '../../src/runtime/import-module.js';
+import { importModule } from '../../src/runtime/types/import-module.js';
 import { makeTempDir, removeTempDirs } from '../helpers/runtime.js';
 
 afterAll(removeTempDirs);

@@ -7,9 +7,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/nodes/index.js';
-import { PlanCache } from '../../src/runtime/plan-cache.js';
-import { loadPlan } from '../../src/runtime/plan.js';
-import { Store } from '../../src/runtime/store.js';
+import { PlanCache } from '../../src/runtime/planning/plan-cache.js';
+import { loadPlan } from '../../src/runtime/planning/plan.js';
+import { Store } from '../../src/runtime/store/store.js';
 import {
   PLUGINS_LINE, actionRecords, assertCliBuilt, executions, jsonLines, linearPipeline, lockfileOf, makeTempDir, objectFiles,
   removeTempDirs, runCli, runInProcess, sha256Hex, startCli, statuses, writePipeline,

@@ -3,8 +3,8 @@
 // recomputed outputs with the lockfile's within float tolerance.
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { lockfilePath, readLockfile } from '../../src/runtime/lockfile.js';
-import { pipelineStatus } from '../../src/runtime/status.js';
+import { lockfilePath, readLockfile } from '../../src/runtime/results/lockfile.js';
+import { pipelineStatus } from '../../src/runtime/results/status.js';
 import { REPO_ROOT, lockfileOf, makeTempDir, planPipeline, removeTempDirs, runInProcess, statuses, writePipeline, TEST_PLUGIN } from '../helpers/runtime.js';
 
 const ENV_PLUGIN = join(REPO_ROOT, 'test/fixtures/env-nodes.mjs');
@@ -27,7 +27,7 @@ async function setup(): Promise<{ pipeline: string; cache: string }> {
 }
 
 async function status(pipeline: string, cache: string) {
-  const { Store } = await import('../../src/runtime/store.js');
+  const { Store } = await import('../../src/runtime/store/store.js');
   const lines = await pipelineStatus(await planPipeline(pipeline), new Store(cache), await readLockfile(lockfilePath(pipeline)));
   return Object.fromEntries(lines.map((l) => [l.nodeId, l]));
 }

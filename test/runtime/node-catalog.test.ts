@@ -2,9 +2,9 @@
 // with every input connected, marked optional / required-with / present-with.
 import { describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/nodes/index.js';
-import { describeNodeType } from '../../src/runtime/node-catalog.js';
-import type { NodeType } from '../../src/runtime/node-type.js';
-import { buildSchemas } from '../../src/runtime/schema-files.js';
+import { describeNodeType } from '../../src/runtime/types/node-catalog.js';
+import type { NodeType } from '../../src/runtime/types/node-type.js';
+import { buildSchemas } from '../../src/runtime/types/schema-files.js';
 
 async function info(type: string) {
   const registry = builtinRegistry();

@@ -7,10 +7,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/nodes/index.js';
 import { ValidationError } from '../../src/runtime/errors.js';
-import type { NodeType, Ports } from '../../src/runtime/node-type.js';
-import { PlanCache, peekCacheField } from '../../src/runtime/plan-cache.js';
-import { loadPlan, planInputs, type Plan, type PlanOptions } from '../../src/runtime/plan.js';
-import { NodeRegistry } from '../../src/runtime/registry.js';
+import { PlanCache, peekCacheField } from '../../src/runtime/planning/plan-cache.js';
+import type { Plan, PlanOptions } from '../../src/runtime/planning/plan-types.js';
+import { loadPlan, planInputs } from '../../src/runtime/planning/plan.js';
+import type { NodeType, Ports } from '../../src/runtime/types/node-type.js';
+import { NodeRegistry } from '../../src/runtime/types/registry.js';
 import { TEST_PLUGIN, linearPipeline, makeTempDir, removeTempDirs, writePipeline } from '../helpers/runtime.js';
 
 afterAll(removeTempDirs);

@@ -2,8 +2,8 @@
 // them; a module that implements another type than the one it is declared for is refused.
 import { describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/nodes/index.js';
-import type { NodeType } from '../../src/runtime/node-type.js';
-import { NodeRegistry, PluginError } from '../../src/runtime/registry.js';
+import type { NodeType } from '../../src/runtime/types/node-type.js';
+import { NodeRegistry, PluginError } from '../../src/runtime/types/registry.js';
 
 const node = (type: string): NodeType => ({
   type, version: '1', description: type, paramsSchema: { type: 'object' }, ports: { inputs: {}, outputs: {} }, run: async () => ({}),

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/nodes/index.js';
 import { ValidationError } from '../../src/runtime/errors.js';
-import { runsInWorker } from '../../src/runtime/node-type.js';
-import { checkResources, formatSlurmTime, memoryMb, mergeResources, timeMinutes } from '../../src/runtime/resources.js';
+import { runsInWorker } from '../../src/runtime/types/node-type.js';
+import { checkResources, formatSlurmTime, memoryMb, mergeResources, timeMinutes } from '../../src/runtime/types/resources.js';
 import { linearPipeline, makeTempDir, nodeEnds, planPipeline, removeTempDirs, runInProcess, writePipeline } from '../helpers/runtime.js';
 
 afterEach(removeTempDirs);

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { builtinRegistry } from '../../src/nodes/index.js';
-import { pipelineDocumentSchema } from '../../src/runtime/pipeline-schema.js';
-import { buildSchemas } from '../../src/runtime/schema-files.js';
+import { pipelineDocumentSchema } from '../../src/runtime/planning/pipeline-schema.js';
+import { buildSchemas } from '../../src/runtime/types/schema-files.js';
 
 describe('JSON Schemas', () => {
   it('every node params schema and the pipeline schema are valid 2020-12 schemas', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { closest, editDistance, suggest } from '../../src/runtime/suggest.js';
+import { closest, editDistance, suggest } from '../../src/runtime/planning/suggest.js';
 
 describe('did you mean', () => {
   it('edit distance counts insertions, deletions, substitutions and transpositions', () => {

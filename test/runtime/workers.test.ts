@@ -2,7 +2,7 @@
 // while they compute, and independent ones run at the same time with jobs > 1.
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeArtifact } from '../../src/runtime/artifact.js';
+import { decodeArtifact } from '../../src/runtime/store/artifact.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
 import {
   PLUGINS_LINE, endOf, executionCounts, makeTempDir, removeTempDirs, runInProcess, writePipeline,

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BundleError, exportBundle, importBundle, type BundleManifest } from '../../src/runtime/bundle.js';
-import { lockfilePath } from '../../src/runtime/lockfile.js';
-import { Store } from '../../src/runtime/store.js';
+import { lockfilePath } from '../../src/runtime/results/lockfile.js';
+import { BundleError, exportBundle, importBundle, type BundleManifest } from '../../src/runtime/sharing/bundle.js';
+import { Store } from '../../src/runtime/store/store.js';
 import { assertCliBuilt, executions, makeTempDir, objectFiles, removeTempDirs, runCli, runInProcess, statusesFromJson } from '../helpers/runtime.js';
 import { expectAllCached, producePipeline } from './helpers.js';
 

@@ -3,10 +3,10 @@
 import { mkdir, readdir, readFile, symlink, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyRemote } from '../../src/runtime/maintenance.js';
 import { DirectoryRemote } from '../../src/runtime/remotes/directory.js';
-import { Store } from '../../src/runtime/store.js';
-import { MissingOnRemoteError, PullRefusedError, pull, push, wantedObjects } from '../../src/runtime/sync.js';
+import { MissingOnRemoteError, PullRefusedError, pull, push, wantedObjects } from '../../src/runtime/sharing/sync.js';
+import { verifyRemote } from '../../src/runtime/store/maintenance.js';
+import { Store } from '../../src/runtime/store/store.js';
 import { assertCliBuilt, makeTempDir, objectFiles, removeTempDirs, runCli, startCli } from '../helpers/runtime.js';
 import { expectAllCached, producePipeline, sharingPipeline } from './helpers.js';
 

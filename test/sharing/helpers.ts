@@ -2,9 +2,9 @@
 // return the lockfile, and an "everything is a cache hit" check through status and run.
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
-import { lockfilePath, readLockfile, type Lockfile } from '../../src/runtime/lockfile.js';
-import { pipelineStatus } from '../../src/runtime/status.js';
-import { Store } from '../../src/runtime/store.js';
+import { lockfilePath, readLockfile, type Lockfile } from '../../src/runtime/results/lockfile.js';
+import { pipelineStatus } from '../../src/runtime/results/status.js';
+import { Store } from '../../src/runtime/store/store.js';
 import { PLUGINS_LINE, executions, planPipeline, runInProcess, writePipeline } from '../helpers/runtime.js';
 
 /** big (test-big, `mb` MB) → scaled → m, plus a small src → m2 branch. */

@@ -6,11 +6,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportBundle, importBundle } from '../../src/runtime/bundle.js';
 import { ValidationError } from '../../src/runtime/errors.js';
-import { lockfilePath, serializeLockfile, type Lockfile } from '../../src/runtime/lockfile.js';
-import { pipelineStatus } from '../../src/runtime/status.js';
-import { Store } from '../../src/runtime/store.js';
+import { lockfilePath, serializeLockfile, type Lockfile } from '../../src/runtime/results/lockfile.js';
+import { pipelineStatus } from '../../src/runtime/results/status.js';
+import { exportBundle, importBundle } from '../../src/runtime/sharing/bundle.js';
+import { Store } from '../../src/runtime/store/store.js';
 import {
   PLUGINS_LINE, assertCliBuilt, executions, linearPipeline, makeTempDir, nodeEnds, planPipeline, removeTempDirs, runCli,
   runInProcess, writePipeline,

@@ -3,10 +3,10 @@
 import { copyFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { processRunner, Slurm } from '../../src/runtime/slurm/commands.js';
-import { readResult, submitPlan, type Submission } from '../../src/runtime/slurm/submission.js';
-import { Store } from '../../src/runtime/store.js';
-import type { Lockfile } from '../../src/runtime/lockfile.js';
+import { processRunner, Slurm } from '../../src/runtime/execution/slurm/commands.js';
+import { readResult, submitPlan, type Submission } from '../../src/runtime/execution/slurm/submission.js';
+import type { Lockfile } from '../../src/runtime/results/lockfile.js';
+import { Store } from '../../src/runtime/store/store.js';
 import {
   CLI_ENTRY, PLUGINS_LINE, REPO_ROOT, assertCliBuilt, badObjects, executionCounts, linearPipeline, lockfileOf, makeTempDir, nodeEnds,
   planPipeline, removeTempDirs, runCli, runInProcess, writePipeline,

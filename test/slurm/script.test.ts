@@ -1,7 +1,7 @@
 // The batch script of a job and the parsing of Slurm's output (pure: no cluster needed).
 import { describe, expect, it } from 'vitest';
-import { parseSacct, parseSbatch, parseScontrolJob, parseSqueue, phaseOf } from '../../src/runtime/slurm/parse.js';
-import { sbatchOptions, sbatchScript, shellQuote, type JobSpec } from '../../src/runtime/slurm/script.js';
+import { parseSacct, parseSbatch, parseScontrolJob, parseSqueue, phaseOf } from '../../src/runtime/execution/slurm/parse.js';
+import { sbatchOptions, sbatchScript, shellQuote, type JobSpec } from '../../src/runtime/execution/slurm/script.js';
 
 const base: JobSpec = {
   name: 'sieve-quickstart-train',

@@ -4,10 +4,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/runtime/errors.js';
-import { parseExecutorSpec, resolveExecutor } from '../../src/runtime/executor-config.js';
-import { Slurm, type CommandRunner } from '../../src/runtime/slurm/commands.js';
-import { submitPlan } from '../../src/runtime/slurm/submission.js';
-import { Store } from '../../src/runtime/store.js';
+import { parseExecutorSpec, resolveExecutor } from '../../src/runtime/execution/executor-config.js';
+import { Slurm, type CommandRunner } from '../../src/runtime/execution/slurm/commands.js';
+import { submitPlan } from '../../src/runtime/execution/slurm/submission.js';
+import { Store } from '../../src/runtime/store/store.js';
 import { linearPipeline, makeTempDir, planPipeline, removeTempDirs, writePipeline } from '../helpers/runtime.js';
 
 afterEach(removeTempDirs);

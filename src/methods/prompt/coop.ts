@@ -18,10 +18,10 @@
 // (or the samples with G < threshold, at least one kept per class) sit out the epoch's loss.
 import type * as tfjs from '@tensorflow/tfjs';
 import type { ClipTextModel } from '../../clip/text-model.js';
+import { createRng, type Rng } from '../../random/rng.js';
 import { l2NormalizeRows } from '../linalg.js';
-import { featureDistanceScores } from '../selection-baselines.js';
 import { mixfix } from '../mixfix.js';
-import { createRng, type Rng } from '../rng.js';
+import { featureDistanceScores } from '../selection-baselines.js';
 import type { Tf } from '../train/backend.js';
 import { checkLoss, perSampleLoss, type LossConfig } from '../train/losses.js';
 import { epochOrder, type SamplerKind } from '../train/sampler.js';

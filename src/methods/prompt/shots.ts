@@ -1,7 +1,7 @@
 // Few-shot subsets: `shots` samples per class, drawn at random (seeded) among the samples of the set
 // `mask` by their label (given labels for PTNL's 16-shot setting, zero-shot pseudo-labels for
 // Robust UPL — at random, not the most confident). A class with fewer samples keeps them all.
-import type { Rng } from '../rng.js';
+import type { Rng } from '../../random/rng.js';
 
 export class ShotsError extends RangeError {
   override name = 'ShotsError';

@@ -6,7 +6,7 @@
 // imperfect, and a context learned from labelled features can approach the hidden one.
 import type { ClipTextModel } from '../../clip/text-model.js';
 import type { ClipTokenizer } from '../../clip/tokenizer.js';
-import { createRng } from '../rng.js';
+import { createRng } from '../../random/rng.js';
 import type { Tf } from '../train/backend.js';
 import { promptLayout } from './layout.js';
 

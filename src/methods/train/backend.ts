@@ -7,11 +7,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tfjs from '@tensorflow/tfjs';
 import { BACKEND_ORDER, type BackendName } from './backend-resolve.js';
+import type { Tf } from './tf.js';
 
-/** The tfjs namespace the training code calls; the native packages re-export the same API. */
-export type Tf = typeof tfjs;
-
-export { BACKEND_ORDER, type BackendName };
+export { BACKEND_ORDER, type BackendName, type Tf };
 export type BackendChoice = 'auto' | BackendName;
 
 export interface SelectedBackend {

@@ -13,7 +13,7 @@
 // arg-max ema for the samples of the training set.
 import type * as tfjs from '@tensorflow/tfjs';
 import { emaUpdate } from '../ensemble-labels.js';
-import type { Tf } from './backend.js';
+import type { Tf } from './tf.js';
 
 export interface ContrastiveConfig {
   weight: number;

@@ -10,9 +10,9 @@
 // The linear family (linear, cosine, text-init) has an optional bias b [K] (initialised to 0) and a
 // logit scale s, fixed or learned; a learned scale is stored as t = log s (as CLIP does), so it stays
 // positive. Flat layout: W, then b, then t. Without options a linear head is bias-free with s = 1.
-import type { Rng } from '../rng.js';
-import type { Tf } from './backend.js';
 import type * as tfjs from '@tensorflow/tfjs';
+import type { Rng } from '../../random/rng.js';
+import type { Tf } from './tf.js';
 
 export type HeadKind = 'linear' | 'cosine' | 'text-init' | 'mlp';
 

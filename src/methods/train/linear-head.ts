@@ -13,7 +13,7 @@
 //   cosine: ∂Ŵ = s·Gᵀ·x̂, then ∂W_k = (∂Ŵ_k − Ŵ_k (Ŵ_k·∂Ŵ_k)) / ‖W_k‖
 // followed by torch's SGD with L2 weight decay over the whole flat vector.
 import { Worker } from 'node:worker_threads';
-import { spawnModuleWorker } from '../../runtime/worker-pool.js';
+import { spawnModuleWorker } from '../../runtime/execution/worker-pool.js';
 import { gemmNT, hasSimdKernel, simdKernelMemory, type TileFn } from '../linalg.js';
 import { logitScaleOf, type HeadConfig, type HeadLayout } from './heads.js';
 import { rowLossGrad } from './losses.js';

@@ -7,7 +7,7 @@
 // p^q is computed as exp(q·log p) from log-softmax, and 1 − p^q as −expm1(q·log p), which stays
 // accurate in float32 when q·log p is tiny (small q or confident predictions).
 import type * as tfjs from '@tensorflow/tfjs';
-import type { Tf } from './backend.js';
+import type { Tf } from './tf.js';
 
 export type LossConfig = { kind: 'ce' } | { kind: 'gce'; q: number };
 

@@ -1,6 +1,6 @@
 // Mixup draws (Zhang et al. 2018): one λ ~ Beta(α, α) per batch, folded to λ = max(λ, 1 − λ) so the
 // mixed sample stays closer to its own image (as in the MixFix/DivideMix reference code).
-import type { Rng } from '../rng.js';
+import type { Rng } from '../../random/rng.js';
 
 export class MixupError extends Error {
   override name = 'MixupError';

@@ -1,5 +1,5 @@
 // The order in which one epoch visits the training set.
-import type { Rng } from '../rng.js';
+import type { Rng } from '../../random/rng.js';
 
 export type SamplerKind = 'balanced' | 'shuffle';
 

@@ -15,15 +15,15 @@
 // automatic differentiation (any head, `trainClassifier`) and the project's own batched linear
 // algebra for the linear family (linear-head.ts, `trainLinearHead`); both consume the same draws.
 import type * as tfjs from '@tensorflow/tfjs';
-import { createRng, type Rng } from '../rng.js';
+import { createRng, type Rng } from '../../random/rng.js';
 import { mixfix } from '../mixfix.js';
-import type { Tf } from './backend.js';
+import { checkContrastive, initialEma, nextEnsembleLabels, supConLoss, type ContrastiveConfig, type EnsembleLabelConfig } from './contrastive.js';
 import { fromTensorValues, headLayout, headLogits, initHead, tensorShapes, toTensorValues, type HeadConfig, type HeadLayout } from './heads.js';
 import { checkLoss, perSampleLoss, type LossConfig } from './losses.js';
-import { checkContrastive, initialEma, nextEnsembleLabels, supConLoss, type ContrastiveConfig, type EnsembleLabelConfig } from './contrastive.js';
 import { mixupLambda } from './mixup.js';
 import { epochOrder, type SamplerKind } from './sampler.js';
 import { checkSchedule, learningRate, type LrSchedule } from './schedule.js';
+import type { Tf } from './tf.js';
 
 export interface TrainData {
   /** [N, D] row-major. */

@@ -5,7 +5,7 @@ import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SieveError } from '../errors.js';
-import { hashingTap } from '../hash.js';
+import { hashingTap } from '../keys/hash.js';
 
 export const HEX64 = /^[0-9a-f]{64}$/;
 

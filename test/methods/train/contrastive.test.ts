@@ -1,10 +1,10 @@
 // Transductive CLIP's additions to train: the supervised contrastive term (against a direct
 // computation) and the per-epoch ensemble labels.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createRng } from '../../../src/methods/rng.js';
 import { selectBackend, type Tf } from '../../../src/methods/train/backend.js';
 import { ContrastiveError, initialEma, supConLoss } from '../../../src/methods/train/contrastive.js';
 import { setAccuracy, TrainError, trainClassifier, type TrainOptions } from '../../../src/methods/train/trainer.js';
+import { createRng } from '../../../src/random/rng.js';
 import { gaussianClusters } from '../../helpers/clusters.js';
 
 let tf: Tf;

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createRng } from '../../../src/methods/rng.js';
 import { selectBackend, type Tf } from '../../../src/methods/train/backend.js';
 import { fromTensorValues, HeadError, headLayout, headLogits, initHead, logitScaleOf, tensorShapes, textInitWeights, toTensorValues } from '../../../src/methods/train/heads.js';
+import { createRng } from '../../../src/random/rng.js';
 
 let tf: Tf;
 beforeAll(async () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createRng } from '../../../src/methods/rng.js';
 import { headLayout, initHead, type HeadConfig } from '../../../src/methods/train/heads.js';
 import { LinearHeadEngine, linearHeadFlavour, predictLinearHead, trainLinearHead } from '../../../src/methods/train/linear-head.js';
 import { rowLossGrad, type LossConfig } from '../../../src/methods/train/losses.js';
 import { runTraining, TrainError, type TrainOptions } from '../../../src/methods/train/trainer.js';
+import { createRng } from '../../../src/random/rng.js';
 import { gaussianClusters } from '../../helpers/clusters.js';
 
 const BASE: TrainOptions = {

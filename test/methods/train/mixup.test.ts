@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createRng } from '../../../src/methods/rng.js';
 import { MixupError, mixupLambda, sampleBeta, sampleGamma } from '../../../src/methods/train/mixup.js';
+import { createRng } from '../../../src/random/rng.js';
 
 function moments(draw: () => number, n: number): { mean: number; variance: number } {
   let s = 0;

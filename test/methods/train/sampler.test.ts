@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createRng } from '../../../src/methods/rng.js';
 import { epochOrder } from '../../../src/methods/train/sampler.js';
+import { createRng } from '../../../src/random/rng.js';
 
 // 90 samples of class 0, 10 of class 1, 0 of class 2; only the even indices are in the set.
 const labels = Int32Array.from({ length: 200 }, (_, i) => (i % 100 < 90 ? 0 : 1));

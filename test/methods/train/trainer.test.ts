@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mixfix } from '../../../src/methods/mixfix.js';
-import { createRng } from '../../../src/methods/rng.js';
 import { selectBackend, type BackendName, type Tf } from '../../../src/methods/train/backend.js';
-import { gaussianClusters } from '../../helpers/clusters.js';
 import { headLayout } from '../../../src/methods/train/heads.js';
 import { argmaxRow, predictProbs, setAccuracy, TrainError, trainClassifier, type TrainData, type TrainOptions } from '../../../src/methods/train/trainer.js';
+import { createRng } from '../../../src/random/rng.js';
+import { gaussianClusters } from '../../helpers/clusters.js';
 
 const clusters = gaussianClusters;
 

@@ -1,0 +1,66 @@
+// Which executor runs a pipeline: `--executor`, the pipeline's `executor:` header, the user
+// config's `executor:`, else local. Settings of a Slurm executor come from the first of the
+// pipeline's and the user config's sections that names Slurm.
+import { UsageError } from '../errors.js';
+import type { SlurmSettings } from './slurm/script.js';
+
+export type ExecutorSpec = { type: 'local' } | ({ type: 'slurm' } & SlurmSettings);
+
+export const EXECUTOR_TYPES = ['local', 'slurm'] as const;
+
+/** JSON Schema of the `executor:` section (the pipeline's header, the user config). */
+export const executorSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type'],
+  description: 'Where `sieve run` executes the nodes: here (local), or as Slurm jobs over a shared cache (slurm).',
+  properties: {
+    type: { enum: [...EXECUTOR_TYPES] },
+    partition: { type: 'string', description: 'slurm: --partition of every job.' },
+    account: { type: 'string', description: 'slurm: --account of every job.' },
+    qos: { type: 'string', description: 'slurm: --qos of every job.' },
+    time: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string' }], description: "slurm: default wall-time limit of a job (a node's `resources.time` wins)." },
+    extra_args: { type: 'array', items: { type: 'string' }, description: 'slurm: more sbatch options, e.g. ["--constraint=a100"].' },
+  },
+} as const;
+
+/** Checks an `executor:` section; `where` names its file for the message. */
+export function parseExecutorSpec(raw: unknown, where: string): ExecutorSpec {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${where}: \`executor\` must be a mapping such as {type: slurm, partition: gpu}`);
+  const r = raw as Record<string, unknown>;
+  if (r.type === 'local') return { type: 'local' };
+  if (r.type !== 'slurm') throw new UsageError(`${where}: executor.type must be one of ${EXECUTOR_TYPES.join(', ')}, got ${JSON.stringify(r.type)}`);
+  const out: ExecutorSpec = { type: 'slurm' };
+  for (const k of ['partition', 'account', 'qos'] as const) {
+    if (r[k] === undefined) continue;
+    if (typeof r[k] !== 'string') throw new UsageError(`${where}: executor.${k} must be a string`);
+    out[k] = r[k] as string;
+  }
+  if (r.time !== undefined) {
+    if (typeof r.time !== 'string' && typeof r.time !== 'number') throw new UsageError(`${where}: executor.time must be minutes or HH:MM:SS`);
+    out.time = r.time;
+  }
+  if (r.extra_args !== undefined) {
+    if (!Array.isArray(r.extra_args) || !r.extra_args.every((a) => typeof a === 'string')) throw new UsageError(`${where}: executor.extra_args must be a list of strings`);
+    out.extra_args = r.extra_args as string[];
+  }
+  const unknown = Object.keys(r).filter((k) => !['type', 'partition', 'account', 'qos', 'time', 'extra_args'].includes(k));
+  if (unknown.length) throw new UsageError(`${where}: unknown executor setting(s) ${unknown.join(', ')}`);
+  return out;
+}
+
+export interface ExecutorRequest {
+  /** --executor */
+  flag?: string;
+  pipeline?: ExecutorSpec;
+  user?: ExecutorSpec;
+}
+
+export function resolveExecutor(req: ExecutorRequest): ExecutorSpec {
+  if (req.flag !== undefined && !(EXECUTOR_TYPES as readonly string[]).includes(req.flag)) {
+    throw new UsageError(`--executor must be one of ${EXECUTOR_TYPES.join(', ')}, got "${req.flag}"`);
+  }
+  const type = req.flag ?? req.pipeline?.type ?? req.user?.type ?? 'local';
+  if (type === 'local') return { type: 'local' };
+  return [req.pipeline, req.user].find((s) => s?.type === 'slurm') ?? { type: 'slurm' };
+}
