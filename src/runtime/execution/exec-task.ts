@@ -12,6 +12,7 @@ import { FileHasher } from '../keys/hash.js';
 import { keyInstance } from '../keys/keys.js';
 import type { Plan, PlannedNode } from '../planning/plan-types.js';
 import { storeDescriptionProblem, type StoreDescription } from '../store/description.js';
+import { writeFileAtomic } from '../store/atomic-file.js';
 import { openStore } from '../store/open.js';
 import { usableFor, type ActionRecord, type ObjectRef, type Store } from '../store/store.js';
 import type { Json } from '../tensor.js';
@@ -211,7 +212,8 @@ async function execTaskIn(store: Store, task: TaskFile, opts: ExecTaskOptions, t
       format: TASK_RESULT_FORMAT, instanceId: task.instanceId, nodeId: task.nodeId, ...r,
       host: hostname(), ms: Math.round(nowMs() - t0), finishedAt: new Date().toISOString(),
     };
-    await store.writeAtomic(task.result, `${JSON.stringify(result, null, 1)}\n`);
+    // Through the cache's tmp/ when the result file is on its filesystem, else beside the file.
+    await writeFileAtomic(task.result, `${JSON.stringify(result, null, 1)}\n`, store.tmpDir);
     return result;
   };
   let key: string | undefined;
