@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from './errors.js';
+import { yamlParser } from './lazy-yaml.js';
 import { parseExecutorSpec, type ExecutorSpec } from './execution/executor-config.js';
 import type { Json } from './tensor.js';
 
@@ -46,7 +47,7 @@ export async function readUserConfig(path = userConfigPath()): Promise<UserConfi
   } catch {
     return { path, remotes: {}, trustedRemotes: [] };
   }
-  const { parse } = await import('yaml');
+  const parse = await yamlParser();
   let parsed: unknown;
   try {
     parsed = parse(text);

@@ -8,7 +8,7 @@ import { UsageError } from '../../src/runtime/errors.js';
 import { headerOf, peekCacheField, readPipelineHeader } from '../../src/runtime/planning/header.js';
 import { loadPlan } from '../../src/runtime/planning/plan.js';
 import { readUserConfig } from '../../src/runtime/user-config.js';
-import { PLUGINS_LINE, linearPipeline, makeTempDir, removeTempDirs, writePipeline } from '../helpers/runtime.js';
+import { PLUGINS_LINE, assertCliBuilt, linearPipeline, makeTempDir, removeTempDirs, runCli, writePipeline } from '../helpers/runtime.js';
 
 afterAll(removeTempDirs);
 
@@ -70,5 +70,22 @@ describe('user config', () => {
     await writeFile(path, 'executor: {type: pbs}\n');
     await expect(readUserConfig(path)).rejects.toThrow(/executor.type must be one of local, slurm/);
     expect(await readUserConfig(join(dir, 'none.yaml'))).toEqual({ path: join(dir, 'none.yaml'), remotes: {}, trustedRemotes: [] });
+  });
+});
+
+describe('the CLI reads the user config through the same reader', () => {
+  it('`sieve run` takes `executor:` from the user config, and a bad one is a usage error naming the file', async () => {
+    assertCliBuilt();
+    const dir = await makeTempDir();
+    const pipeline = await writePipeline(dir, linearPipeline());
+    const config = join(dir, 'config.yaml');
+    const env = { SIEVE_CONFIG: config };
+    await writeFile(config, 'executor: {type: local}\n');
+    const ok = await runCli(['run', pipeline, '--cache', join(dir, 'cache'), '--json'], { cwd: dir, env });
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    await writeFile(config, 'executor: {type: pbs}\n');
+    const bad = await runCli(['run', pipeline, '--cache', join(dir, 'cache')], { cwd: dir, env });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain(`${config}: executor.type must be one of local, slurm`);
   });
 });

@@ -9,6 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
+import { yamlParser } from '../lazy-yaml.js';
 import type { Json } from '../tensor.js';
 
 export interface PipelineHeader {
@@ -55,7 +56,7 @@ export async function readPipelineHeader(pipeline: string): Promise<PipelineHead
   } catch {
     throw new UsageError(`cannot read pipeline ${path}`);
   }
-  const { parse } = await import('yaml');
+  const parse = await yamlParser();
   let doc: unknown;
   try {
     doc = parse(text) ?? {};
