@@ -12,7 +12,7 @@
 //   close()     releases the remote's connections.
 //
 // Action records and logs stay in the local action cache: a remote is a dumb blob store, and a
-// record from elsewhere is only trusted under the rules of store.ts (README "Trust model").
+// record from elsewhere is only trusted under the rules of action-cache.ts (README "Trust model").
 // Everything else (readSync, hasIntact, gc, verify) is about the local tier only.
 //
 // Use (e.g. a worker that shares only S3 with the others):
