@@ -43,7 +43,8 @@ function portNote(p: PortInfo): string {
 
 function detail(i: NodeTypeInfo, width: number): string {
   const out = [
-    `${i.type} (version ${i.version}${i.execution === 'worker' ? ', runs in a worker thread' : ''}` +
+    // Resource hints make a compute node type, which runs in a worker thread here (see runsInWorker).
+    `${i.type} (version ${i.version}${i.resources ? ', runs in a worker thread' : ''}` +
       `${i.resources ? `; asks a cluster for ${Object.entries(i.resources).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''})`,
     ...wrap(i.description, width - 2).map((l) => `  ${l}`),
     '',

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/nodes/index.js';
 import { describeNodeType } from '../../src/runtime/types/node-catalog.js';
-import type { NodeType } from '../../src/runtime/types/node-type.js';
+import { runsInWorker, type NodeType } from '../../src/runtime/types/node-type.js';
 import { buildSchemas } from '../../src/runtime/types/schema-files.js';
 
 async function info(type: string) {
@@ -40,6 +40,21 @@ describe('describeNodeType', () => {
       for (const p of declared) expect(props, `${type}.${p}`).toContain(p);
     }
     expect((await info('embed')).executionOnly).toEqual(['threads', 'batch_size', 'provider']);
+  });
+
+  it('resource hints are the only execution declaration: the catalog shows them, and they alone put a type in a worker thread', async () => {
+    const registry = builtinRegistry();
+    await registry.loadAll();
+    const hinted: string[] = [];
+    for (const type of registry.types()) {
+      const node = registry.get(type)!.node as unknown as NodeType<never>;
+      const described = describeNodeType(node);
+      expect(described).not.toHaveProperty('execution');
+      expect(Boolean(described.resources), type).toBe(runsInWorker(node));
+      if (described.resources) hinted.push(type);
+    }
+    expect(hinted).toEqual(expect.arrayContaining(['embed', 'train']));
+    expect(hinted).not.toContain('command'); // I/O-bound: on the main thread
   });
 
   it('ports that only the params declare (command) are reported as unknown', async () => {

@@ -4,7 +4,7 @@
 // value of each enumerated param and with every input connected; a port that only some values have
 // says which ("when method: a, b").
 import type { InputPort, NodeType, Ports } from './node-type.js';
-import { portsFor, runsInWorker } from './node-type.js';
+import { portsFor } from './node-type.js';
 import type { ResourceHints } from './resources.js';
 
 export interface PortInfo {
@@ -36,9 +36,10 @@ export interface NodeTypeInfo {
   type: string;
   version: string;
   description: string;
-  /** Locally: a worker thread for compute node types (those that declare resource hints). */
-  execution: 'main' | 'worker';
-  /** What one instance asks a cluster for (see resources.ts). */
+  /**
+   * What one instance asks a cluster for (see resources.ts). A node type that declares hints is a
+   * compute node type: locally, it runs in a worker thread (runsInWorker).
+   */
   resources?: ResourceHints;
   /** False when the ports could not be derived without params (e.g. outputs the user declares). */
   portsKnown: boolean;
@@ -133,7 +134,7 @@ function mergePorts(all: Variant[], side: 'inputs' | 'outputs'): PortInfo[] {
 export function describeNodeType(node: NodeType<never>): NodeTypeInfo {
   const all = variants(node);
   return {
-    type: node.type, version: node.version, description: node.description, execution: runsInWorker(node) ? 'worker' : 'main',
+    type: node.type, version: node.version, description: node.description,
     ...(node.resources ? { resources: { ...node.resources } } : {}),
     portsKnown: all.length > 0,
     inputs: mergePorts(all, 'inputs'),
