@@ -73,6 +73,17 @@ export async function listTwoLevel(dir: string, nameOf: (prefix: string, name: s
   return out;
 }
 
+/** Renames `from` to `dest`, creating `dest`'s folder when it is missing. */
+async function renameInto(from: string, dest: string): Promise<void> {
+  try {
+    await rename(from, dest);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    await mkdir(join(dest, '..'), { recursive: true });
+    await rename(from, dest);
+  }
+}
+
 /** The local object store under `root` (objects/ and tmp/). */
 export class ObjectStore implements Objects {
   readonly objectsDir: string;
@@ -114,25 +125,12 @@ export class ObjectStore implements Objects {
     } finally {
       await handle.close();
     }
-    try {
-      await rename(tmp, dest);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      await mkdir(join(dest, '..'), { recursive: true });
-      await rename(tmp, dest);
-    }
+    await renameInto(tmp, dest);
   }
 
   /** Moves a file already in tmp/ (e.g. a verified download) into place as object `hash`. */
   async adopt(tmpPath: string, hash: string): Promise<void> {
-    const dest = this.objectPath(hash);
-    try {
-      await rename(tmpPath, dest);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      await mkdir(join(dest, '..'), { recursive: true });
-      await rename(tmpPath, dest);
-    }
+    await renameInto(tmpPath, this.objectPath(hash));
   }
 
   async put(bytes: Uint8Array): Promise<{ hash: string; size: number; written: boolean }> {
