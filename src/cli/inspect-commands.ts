@@ -14,12 +14,11 @@ import { decodeArtifact, TENSOR_NAME } from '../runtime/store/artifact.js';
 import { writeFileAtomic } from '../runtime/store/atomic-file.js';
 import { summarize } from '../runtime/store/inspect.js';
 import { encodeSafetensors } from '../runtime/store/safetensors.js';
-import type { ObjectRef } from '../runtime/store/store.js';
+import type { ObjectRef, Store } from '../runtime/store/store.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { PortValue } from '../runtime/types/node-type.js';
 import { planForLockfile, planPipeline, type PlanFlags } from './context.js';
 import { dagMermaid, dagText } from './dag-view.js';
-import type { Store } from '../runtime/store/store.js';
 import { commandStore, type CacheFlags } from './defaults.js';
 import { printResults, terminalWidth, type ResultsFlags } from './results-view.js';
 

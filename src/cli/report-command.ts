@@ -6,9 +6,9 @@ import { lockfilePath, readLockfile, type LockPoint } from '../runtime/results/l
 import { bestRow } from '../runtime/results/results.js';
 import { decodeArtifact } from '../runtime/store/artifact.js';
 import { writeFileAtomic } from '../runtime/store/atomic-file.js';
+import type { Store } from '../runtime/store/store.js';
 import type { Json } from '../runtime/tensor.js';
 import { planForLockfile, type PlanFlags } from './context.js';
-import type { Store } from '../runtime/store/store.js';
 import { commandStore, type CacheFlags } from './defaults.js';
 import { resultsView } from './results-view.js';
 
