@@ -57,9 +57,14 @@ export class Store implements Objects {
 
   /** Creates the directory skeleton once per process (synchronously: see `getAction`). */
   init(): Promise<void> {
-    this.ready ??= this.objects.init().then(() => {
-      for (const d of [this.actionsDir, this.runsDir]) mkdirSync(d, { recursive: true });
-    });
+    // Both make their folders synchronously, at the call.
+    this.ready ??= Promise.all([
+      this.objects.init(),
+      new Promise<void>((done) => {
+        for (const d of [this.actionsDir, this.runsDir]) mkdirSync(d, { recursive: true });
+        done();
+      }),
+    ]).then(() => undefined);
     return this.ready;
   }
 
