@@ -17,7 +17,7 @@ import { Store, type ObjectRef } from '../../src/runtime/store/store.js';
 import { TieredStore } from '../../src/runtime/store/tiered.js';
 import { builtinRegistry } from '../../src/nodes/index.js';
 import {
-  executionCounts, linearPipeline, makeTempDir, nodeEnds, objectFiles, planPipeline, removeTempDirs, runInProcess, statuses, writePipeline,
+  PLUGINS_LINE, executionCounts, linearPipeline, makeTempDir, nodeEnds, objectFiles, planPipeline, removeTempDirs, runInProcess, statuses, writePipeline,
 } from '../helpers/runtime.js';
 import { S3_KEY, startLocalS3, type LocalS3 } from '../sharing/s3-server.js';
 
@@ -165,6 +165,44 @@ describe('the executor over a tiered store', () => {
     const produced = nodeEnds(events).filter((e) => e.status === 'ran').flatMap((e) => Object.values(e.record!.outputs).map((o) => o.hash));
     expect((await remote.has(produced)).size).toBe(produced.length);
     await store.close();
+    await remote.close();
+  });
+
+  it('a worker-thread node over an S3 tiered store writes back, then reads through, opening the store from its description', async () => {
+    const dir = await makeTempDir('sieve-tiered-');
+    const ref = kinds[1].ref(dir, 'worker');
+    const pipeline = await writePipeline(dir, [
+      'name: w', 'seed: 1', PLUGINS_LINE, 'nodes:',
+      '  src: {type: test-source, params: {n: 8, value: 2, step: 1}}',
+      '  spin: {type: test-spin, inputs: {x: src}, params: {ms: 5}}', '',
+    ].join('\n'));
+    const log = join(dir, 'runs.log');
+    process.env.SIEVE_TEST_LOG = log;
+    const run = async (root: string, overrides: string[] = []) => {
+      const events: RunEvent[] = [];
+      const store = new TieredStore(root, remoteOf(ref), ref);
+      const plan = await planPipeline(pipeline, { overrides });
+      await execute(plan, { store, jobs: 2, listeners: [{ onEvent: (e) => void events.push(e) }] });
+      await store.close();
+      return events;
+    };
+    const first = await run(join(dir, 'a'));
+    expect(statuses(first)).toEqual({ src: 'ran', spin: 'ran' });
+    const remote = remoteOf(ref);
+    await remote.connect();
+    const outputs = nodeEnds(first).flatMap((e) => Object.values(e.record!.outputs).map((o) => o.hash));
+    expect((await remote.has(outputs)).size).toBe(2);
+    // Another machine: the records, none of the objects; spin (a worker thread) reads src from S3.
+    const b = new Store(join(dir, 'b'));
+    const a = new Store(join(dir, 'a'));
+    for (const key of await a.listActions()) await b.putAction(a.getAction(key)!);
+    const second = await run(b.root, ['spin.add=3']);
+    expect(statuses(second)).toEqual({ src: 'cached', spin: 'ran' });
+    expect(await executionCounts(log)).toEqual({ src: 1, spin: 2 });
+    const src = nodeEnds(first).find((e) => e.node.nodeId === 'src')!.record!.outputs.x;
+    expect(b.hasIntact(src)).toBe(true);
+    const spun = nodeEnds(second).find((e) => e.node.nodeId === 'spin')!.record!.outputs.y;
+    expect((await remote.has([spun.hash])).has(spun.hash)).toBe(true);
     await remote.close();
   });
 });
