@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execute } from '../../src/runtime/execution/executor.js';
-import { execTask, taskFor, type TaskFile } from '../../src/runtime/execution/exec-task.js';
+import { execTask, readTaskFile, taskFor, type TaskFile } from '../../src/runtime/execution/exec-task.js';
 import type { RunEvent } from '../../src/runtime/execution/events.js';
 import { remoteFromSpec } from '../../src/runtime/remotes/config.js';
 import type { Remote } from '../../src/runtime/remotes/remote.js';
@@ -132,6 +132,16 @@ describe('store descriptions', () => {
     const withKey = { type: 's3', bucket: 'tier', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } } as unknown as RemoteRef;
     await expect(openStore({ type: 'tiered', root, remote: withKey })).rejects.toThrow(/unknown setting\(s\) credentials/);
     await expect(openStore({ type: 'tiered', root } as unknown as StoreDescription)).rejects.toThrow(/a tiered store needs `remote`/);
+    // A task file may carry either kind; a malformed one is refused by field.
+    const pipeline = await writePipeline(root, linearPipeline());
+    const plan = await planPipeline(pipeline);
+    const tiered: StoreDescription = { type: 'tiered', root, remote: 'team' };
+    const task = taskFor(plan, [...plan.nodes.values()][0], { store: tiered, sieveVersion: 'test', cachedKeys: new Map(), resultPath: (id) => join(root, id) });
+    const file = join(root, 'task.json');
+    await writeFile(file, JSON.stringify(task));
+    expect(readTaskFile(file).store).toEqual(tiered);
+    await writeFile(file, JSON.stringify({ ...task, store: { type: 'tiered', root } }));
+    expect(() => readTaskFile(file)).toThrow(/store: a tiered store needs `remote`/);
     const local = await openStore({ type: 'local', root });
     expect(local).toBeInstanceOf(Store);
     expect(local.describe()).toEqual({ type: 'local', root });
