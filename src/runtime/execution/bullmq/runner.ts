@@ -91,10 +91,16 @@ export class BullmqRunner implements Runner {
     };
   }
 
-  /** Adds the job unless one with its id is queued, running or done; a failed one is replaced. */
+  /**
+   * Adds the job unless one with its id is queued, running or done; a failed one is replaced, and so
+   * is a done one whose outputs are not where this coordinator looks (another cache on the same Redis).
+   */
   private async enqueue(jobId: string, msg: TaskMessage): Promise<void> {
     const existing = await Job.fromId<TaskMessage, TaskReply>(this.queue, jobId);
-    if (existing && (await existing.getState()) === 'failed') await existing.remove().catch(() => undefined);
+    const state = existing && (await existing.getState());
+    if (existing && (state === 'failed' || (state === 'completed' && !(await this.reachable(existing.returnvalue))))) {
+      await existing.remove().catch(() => undefined);
+    }
     const retries = this.opts.retries ?? 2;
     await this.queue.add('task', msg, {
       jobId, attempts: retries + 1, backoff: { type: 'exponential', delay: this.opts.backoffMs ?? 1000 },
@@ -133,6 +139,15 @@ export class BullmqRunner implements Runner {
       if (state === 'failed') throw new WorkerTaskFailed(job.failedReason || 'failed', worker, job.attemptsMade);
       await this.wait(jobId, hooks.signal);
     }
+  }
+
+  /** Whether a completion's outputs can be found: in this cache, or on the remote. */
+  private async reachable(reply: TaskReply | undefined): Promise<boolean> {
+    const refs = Object.values(reply?.action?.outputs ?? {});
+    if (!reply?.action || (this.opts.remote ? reply.remote === undefined : reply.remote !== undefined)) return false;
+    if (!this.opts.remote) return refs.every((r) => this.opts.store.hasIntact(r));
+    const there = await this.opts.remote.remote.has(refs.map((r) => r.hash));
+    return refs.every((r) => there.has(r.hash));
   }
 
   /** Trusts a completion once its outputs are here; records its action in this cache. */
