@@ -64,20 +64,18 @@ export class BullmqRunner implements Runner {
   }
 
   /** Until an event for the job or the poll period, whichever comes first. */
-  private wait(jobId: string, signal: AbortSignal): Promise<void> {
+  private wait(jobId: string): Promise<void> {
     return new Promise((done) => {
       const set = this.wakers.get(jobId) ?? new Set();
       this.wakers.set(jobId, set);
       const finish = (): void => {
         clearTimeout(timer);
         set.delete(finish);
-        signal.removeEventListener('abort', finish);
         if (set.size === 0) this.wakers.delete(jobId);
         done();
       };
       const timer = setTimeout(finish, this.pollMs);
       set.add(finish);
-      signal.addEventListener('abort', finish);
     });
   }
 
@@ -96,9 +94,10 @@ export class BullmqRunner implements Runner {
    * is a done one whose outputs are not where this coordinator looks (another cache on the same Redis).
    */
   private async enqueue(jobId: string, msg: TaskMessage): Promise<void> {
-    const existing = await Job.fromId<TaskMessage, TaskReply>(this.queue, jobId);
-    const state = existing && (await existing.getState());
-    if (existing && (state === 'failed' || (state === 'completed' && !(await this.reachable(existing.returnvalue))))) {
+    // The state first: a job read before it completed has no return value yet.
+    const state = await this.queue.getJobState(jobId);
+    const existing = state === 'failed' || state === 'completed' ? await Job.fromId<TaskMessage, TaskReply>(this.queue, jobId) : undefined;
+    if (existing && (state === 'failed' || !(await this.reachable(existing.returnvalue)))) {
       await existing.remove().catch(() => undefined);
     }
     const retries = this.opts.retries ?? 2;
@@ -116,13 +115,13 @@ export class BullmqRunner implements Runner {
     let logsSeen = 0;
     for (;;) {
       if (hooks.signal.aborted) throw new Error('interrupted');
-      const job = await Job.fromId<TaskMessage, TaskReply>(this.queue, jobId);
+      const state = await this.queue.getJobState(jobId);
+      const job = state === 'unknown' ? undefined : await Job.fromId<TaskMessage, TaskReply>(this.queue, jobId);
       if (!job) {
         // Gone (a Redis that lost it, another coordinator replacing a failed one): enqueue it again.
         await this.enqueue(jobId, msg);
         continue;
       }
-      const state = await job.getState();
       const p = job.progress as Partial<TaskProgress> | number;
       if (typeof p === 'object' && p && typeof p.worker === 'string') {
         if (p.worker !== worker && state !== 'completed') {
@@ -137,7 +136,7 @@ export class BullmqRunner implements Runner {
       logsSeen += logs.length;
       if (state === 'completed') return this.accept(task, job.returnvalue, hooks);
       if (state === 'failed') throw new WorkerTaskFailed(job.failedReason || 'failed', worker, job.attemptsMade);
-      await this.wait(jobId, hooks.signal);
+      await this.wait(jobId);
     }
   }
 
