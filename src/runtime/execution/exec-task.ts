@@ -11,21 +11,23 @@ import { UsageError, errorMessage } from '../errors.js';
 import { FileHasher } from '../keys/hash.js';
 import { keyInstance } from '../keys/keys.js';
 import type { Plan, PlannedNode } from '../planning/plan-types.js';
-import { Store, usableFor, type ActionRecord, type ObjectRef } from '../store/store.js';
+import { storeDescriptionProblem, type StoreDescription } from '../store/description.js';
+import { writeFileAtomic } from '../store/atomic-file.js';
+import { openStore } from '../store/open.js';
+import { usableFor, type ActionRecord, type ObjectRef, type Store } from '../store/store.js';
 import type { Json } from '../tensor.js';
 import { importNodeType } from '../types/node-module.js';
 import type { NodeType, OutputPort } from '../types/node-type.js';
 import { nowMs } from './clock.js';
-import { runTask } from './task.js';
+import { runTaskIn } from './task.js';
 
 export const TASK_FORMAT = 'sieve-task';
 export const TASK_RESULT_FORMAT = 'sieve-task-result';
 
-/** Where a task finds the cache (a directory every machine mounts at the same path). */
-export interface StoreDescription {
-  type: 'local';
-  root: string;
-}
+// Where a task finds the cache: a directory every machine mounts at the same path, or a local
+// cache in front of a remote (see store/description.ts).
+export type { StoreDescription } from '../store/description.js';
+export { openStore } from '../store/open.js';
 
 /** Where an input comes from. */
 export type TaskInput =
@@ -144,13 +146,9 @@ export function readTaskFile(path: string): TaskFile {
         (typeof input.result === 'string' && typeof input.port === 'string'));
     if (!ok) fail(path, `inputs.${port}`, 'expected {ref}, {key, port, nodeId} or {result, port, nodeId}');
   }
-  const store = raw.store;
-  if (!isObject(store) || store.type !== 'local' || typeof store.root !== 'string') fail(path, 'store', 'expected {type: "local", root}');
+  const problem = storeDescriptionProblem(raw.store);
+  if (problem) fail(path, 'store', problem);
   return raw as unknown as TaskFile;
-}
-
-export function openStore(d: StoreDescription): Store {
-  return new Store(d.root);
 }
 
 export interface ExecTaskOptions {
@@ -160,7 +158,7 @@ export interface ExecTaskOptions {
 }
 
 /** Resolves one input to the object it names; throws with the upstream node named when it cannot. */
-function resolveInput(port: string, input: TaskInput, store: Store): ObjectRef {
+async function resolveInput(port: string, input: TaskInput, store: Store): Promise<ObjectRef> {
   if ('ref' in input) return input.ref;
   let key: string;
   if ('result' in input) {
@@ -176,7 +174,7 @@ function resolveInput(port: string, input: TaskInput, store: Store): ObjectRef {
   const action = store.getAction(key);
   const ref = action?.outputs[input.port];
   if (!ref) throw new Error(`input ${port}: the cache has no action ${key.slice(0, 12)} with output ${input.port} (from ${input.nodeId})`);
-  if (!store.hasIntact(ref)) throw new Error(`input ${port}: object ${ref.hash.slice(0, 12)} from ${input.nodeId} is missing or truncated in the cache`);
+  if (!(await store.has(ref))) throw new Error(`input ${port}: object ${ref.hash.slice(0, 12)} from ${input.nodeId} is missing or truncated in the cache`);
   return ref;
 }
 
@@ -199,21 +197,30 @@ async function loadNode(task: TaskFile): Promise<NodeType<Record<string, unknown
  */
 export async function execTask(task: TaskFile, opts: ExecTaskOptions): Promise<TaskResultFile> {
   const t0 = nowMs();
-  const store = openStore(task.store);
+  const store = await openStore(task.store);
+  try {
+    return await execTaskIn(store, task, opts, t0);
+  } finally {
+    await store.close();
+  }
+}
+
+async function execTaskIn(store: Store, task: TaskFile, opts: ExecTaskOptions, t0: number): Promise<TaskResultFile> {
   await store.init();
   const finish = async (r: Omit<TaskResultFile, 'format' | 'instanceId' | 'nodeId' | 'host' | 'ms' | 'finishedAt'>): Promise<TaskResultFile> => {
     const result: TaskResultFile = {
       format: TASK_RESULT_FORMAT, instanceId: task.instanceId, nodeId: task.nodeId, ...r,
       host: hostname(), ms: Math.round(nowMs() - t0), finishedAt: new Date().toISOString(),
     };
-    await store.writeAtomic(task.result, `${JSON.stringify(result, null, 1)}\n`);
+    // Through the cache's tmp/ when the result file is on its filesystem, else beside the file.
+    await writeFileAtomic(task.result, `${JSON.stringify(result, null, 1)}\n`, store.tmpDir);
     return result;
   };
   let key: string | undefined;
   try {
     const node = await loadNode(task);
     const inputs: Record<string, ObjectRef> = {};
-    for (const [port, input] of Object.entries(task.inputs)) inputs[port] = resolveInput(port, input, store);
+    for (const [port, input] of Object.entries(task.inputs)) inputs[port] = await resolveInput(port, input, store);
     const hasher = new FileHasher(store.fileHashStatePath);
     await hasher.load();
     const site = { node, typeName: task.node.type, nodeId: task.nodeId, params: task.params, seed: task.seed, baseDir: task.baseDir, cacheDir: store.root };
@@ -223,18 +230,19 @@ export async function execTask(task: TaskFile, opts: ExecTaskOptions): Promise<T
     key = keyed.key;
     const found = store.getAction(key);
     const hit = found && usableFor(found, task.pipeline) ? found : undefined;
-    if (hit && Object.values(hit.outputs).every((r) => store.hasIntact(r))) {
+    if (hit && (await store.hasAll(Object.values(hit.outputs)))) {
       opts.log(`${task.nodeId}: cached (key ${key.slice(0, 12)})`);
       return await finish({ status: 'cached', key, outputs: hit.outputs, ...(environment ? { environment } : {}) });
     }
     opts.log(`${task.nodeId}: running (key ${key.slice(0, 12)}) on ${hostname()}`);
     let lastProgress = 0;
     const tRun = nowMs();
-    const result = await runTask(
+    const result = await runTaskIn(
+      store,
       node,
       {
         nodeId: task.nodeId, typeName: task.node.type, params: task.params, seed: task.seed, inputs,
-        outputs: task.outputs, cacheDir: store.root, baseDir: task.baseDir, ...(environment ? { environment } : {}),
+        outputs: task.outputs, store: task.store, baseDir: task.baseDir, ...(environment ? { environment } : {}),
       },
       {
         progress: (done, total, unit) => {

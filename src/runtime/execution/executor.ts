@@ -139,7 +139,8 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
         if (hit?.origin && hit.origin.kind !== 'local' && opts.audit?.select(n.nodeId, key)) {
           auditing = { origin: hit.origin, outputs: hit.outputs };
         } else if (hit) {
-          if (Object.values(hit.outputs).every((r) => store.hasIntact(r))) {
+          // `has`, not `hasIntact`: a tiered store also counts what its remote holds.
+          if (await store.hasAll(Object.values(hit.outputs))) {
             const record = toRecord(hit, material, n);
             lease.add(Object.values(hit.outputs).map((r) => r.hash));
             bus.emit({ event: 'node-end', node: ref, status: 'cached', ms: nowMs() - t0, key, outputs: hashesOf(record), record });
@@ -151,7 +152,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
       }
       const request: TaskRequest = {
         nodeId: n.nodeId, typeName: n.typeName, params: n.params, seed: n.seed, inputs: inputRefs,
-        outputs: n.ports.outputs, cacheDir: store.root, baseDir: plan.file.baseDir,
+        outputs: n.ports.outputs, store: store.describe(), baseDir: plan.file.baseDir,
         ...(environment ? { environment } : {}),
       };
       // Every log line of the execution is also kept in the cache under its key (`sieve logs`).

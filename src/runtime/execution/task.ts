@@ -1,9 +1,11 @@
-// Running one node: read its inputs from the store (verifying them), call the implementation, encode
-// and store its outputs. The same function runs on the main thread or inside a worker thread.
+// Running one node: open the store the request describes, read its inputs (verifying them; a tiered
+// store reads them through from its remote), call the implementation, encode and store its outputs,
+// and wait until they are written back (`flush`) before reporting completion. The same function
+// runs on the main thread, inside a worker thread and in `sieve exec-task`.
 import { readdir, rm } from 'node:fs/promises';
 import { decodeArtifact, encodeArtifact } from '../store/artifact.js';
-import type { ObjectRef } from '../store/store.js';
-import { Store } from '../store/store.js';
+import { openStore } from '../store/open.js';
+import type { ObjectRef, Store, StoreDescription } from '../store/store.js';
 import type { Json } from '../tensor.js';
 import type { NodeType, OutputPort, PortValue } from '../types/node-type.js';
 
@@ -14,7 +16,8 @@ export interface TaskRequest {
   seed: number;
   inputs: Record<string, ObjectRef>;
   outputs: Record<string, OutputPort>;
-  cacheDir: string;
+  /** The store to read inputs from and write outputs to, opened where the task runs. */
+  store: StoreDescription;
   baseDir: string;
   /** The node type's resolved key environment, if it declares one. */
   environment?: Record<string, Json>;
@@ -39,7 +42,16 @@ export class OutputContractError extends Error {
 }
 
 export async function runTask(node: NodeType<Record<string, unknown>>, req: TaskRequest, hooks: TaskHooks): Promise<TaskResult> {
-  const store = new Store(req.cacheDir);
+  const store = await openStore(req.store);
+  try {
+    return await runTaskIn(store, node, req, hooks);
+  } finally {
+    await store.close();
+  }
+}
+
+/** `runTask` in a store already open (the caller closes it). */
+export async function runTaskIn(store: Store, node: NodeType<Record<string, unknown>>, req: TaskRequest, hooks: TaskHooks): Promise<TaskResult> {
   const inputs: Record<string, PortValue> = {};
   for (const [port, ref] of Object.entries(req.inputs)) inputs[port] = decodeArtifact(ref, await store.read(ref));
   const scratchDir = await store.makeScratchDir();
@@ -52,7 +64,7 @@ export async function runTask(node: NodeType<Record<string, unknown>>, req: Task
       seed: req.seed,
       inputs,
       baseDir: req.baseDir,
-      cacheDir: req.cacheDir,
+      cacheDir: store.root,
       scratchDir,
       signal: hooks.signal,
       progress: (done, total, unit) => hooks.progress(done, total, unit),
@@ -71,6 +83,8 @@ export async function runTask(node: NodeType<Record<string, unknown>>, req: Task
       const { hash, size } = await store.put(enc.bytes);
       outputs[port] = { hash, size, kind: enc.kind, ...(enc.dtype ? { dtype: enc.dtype, shape: enc.shape } : {}) };
     }
+    // Complete only once its outputs are wherever the store keeps them (a tiered store's remote).
+    await store.flush();
     return { outputs, notes };
   } catch (e) {
     // A failed node's scratch folder (a command's input files, its partial outputs) is kept for a

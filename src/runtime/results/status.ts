@@ -77,7 +77,7 @@ async function nodeState(
   const key = computeKey(materialOf({ node: n.registered.node, typeName: n.typeName, params: n.params, seed: n.seed }, inputs, deps, environment));
   const found = store.getAction(key);
   const action = found && usableFor(found, plan.file.path) ? found : undefined;
-  if (action && Object.values(action.outputs).every((r) => store.hasIntact(r))) {
+  if (action && (await store.hasAll(Object.values(action.outputs)))) {
     const reasons = locked && entry.exact && locked.key !== key
       ? ['cached, but the lockfile records another key (run to update it)', ...paramReasons, ...(await compareWithLock(store, action.outputs, locked))]
       : [];

@@ -97,7 +97,7 @@ export async function cachedInstances(
     const key = keyed.key;
     const found = store.getAction(key);
     const action = found && usableFor(found, plan.file.path) ? found : undefined;
-    if (action && Object.values(action.outputs).every((r) => store.hasIntact(r))) known.set(n.instanceId, { key, outputs: action.outputs });
+    if (action && (await store.hasAll(Object.values(action.outputs)))) known.set(n.instanceId, { key, outputs: action.outputs });
   }
   return known;
 }
@@ -140,7 +140,7 @@ export async function submitPlan(plan: Plan, opts: SubmitOptions): Promise<Submi
     cached: Object.fromEntries([...cached].map(([k, v]) => [k, v.key])), reused: {},
   };
   const at = {
-    store: { type: 'local' as const, root: store.root }, sieveVersion: opts.sieveVersion,
+    store: store.describe(), sieveVersion: opts.sieveVersion,
     cachedKeys: new Map([...cached].map(([k, v]) => [k, v.key])),
     resultPath: (instanceId: string) => submission.reused[instanceId]?.result ?? join(dir, 'results', `${safe(instanceId)}.json`),
   };
