@@ -10,6 +10,7 @@ import type { Plan } from '../runtime/planning/plan-types.js';
 import { resolveRemote } from '../runtime/remotes/config.js';
 import type { Remote } from '../runtime/remotes/remote.js';
 import type { Store } from '../runtime/store/store.js';
+import { TieredStore } from '../runtime/store/tiered.js';
 import { SIEVE_VERSION } from '../version.js';
 import { runWith, type RunFlags } from './run-execute.js';
 
@@ -41,10 +42,13 @@ export async function namedRemote(flag: string | undefined): Promise<{ name: str
   return { name: r.name ?? r.remote.describe(), remote: r.remote };
 }
 
-export async function bullmqRun(p: Plan, store: Store, flags: RunFlags & QueueFlags, spec: Extract<ExecutorSpec, { type: 'bullmq' }>, jobs: number): Promise<number> {
+export async function bullmqRun(p: Plan, local: Store, flags: RunFlags & QueueFlags, spec: Extract<ExecutorSpec, { type: 'bullmq' }>, jobs: number): Promise<number> {
   const url = queueUrl(flags.queue ?? spec.queue, 'sieve run --executor bullmq');
   const redis = parseRedisUrl(url);
-  const remote = await namedRemote(flags.remote ?? spec.remote);
+  const remoteFlag = flags.remote ?? spec.remote;
+  const remote = await namedRemote(remoteFlag);
+  // Workers that share only the remote: this cache in front of it (hits count what it holds).
+  const store = remote && remoteFlag ? new TieredStore(local.root, remote.remote, remoteFlag) : local;
   const retries = countFlag(flags.retries, 'retries', spec.retries ?? 2);
   if (!flags.json) {
     process.stdout.write(pc.dim(`queue ${redactRedisUrl(url)}${remote ? `, outputs through remote ${remote.name}` : `, workers share the cache ${store.root}`}\n`));
@@ -56,6 +60,6 @@ export async function bullmqRun(p: Plan, store: Store, flags: RunFlags & QueueFl
   try {
     return await runWith(p, store, flags, { jobs, runner });
   } finally {
-    await remote?.remote.close();
+    await store.close();
   }
 }

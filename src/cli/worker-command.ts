@@ -5,6 +5,7 @@ import { builtinRegistry } from '../nodes/index.js';
 import { parseRedisUrl, queueUrl, redactRedisUrl } from '../runtime/execution/bullmq/connection.js';
 import { DEFAULT_LOCK_MS, TaskWorker } from '../runtime/execution/bullmq/worker.js';
 import { Store } from '../runtime/store/store.js';
+import { TieredStore } from '../runtime/store/tiered.js';
 import { countFlag, envMs, namedRemote } from './bullmq-run.js';
 import { resolveCacheDir } from './defaults.js';
 
@@ -27,7 +28,9 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
   const registry = builtinRegistry();
   for (const plugin of flags.plugin ?? []) await registry.loadPlugin(plugin, process.cwd());
   const remote = await namedRemote(flags.remote);
-  const store = new Store(resolveCacheDir({ cache: flags.cache }));
+  const root = resolveCacheDir({ cache: flags.cache });
+  // With a remote: a tiered store, reading inputs through and writing outputs back.
+  const store = remote && flags.remote ? new TieredStore(root, remote.remote, flags.remote) : new Store(root);
   const log = (line: string): void => {
     process.stdout.write(`[${new Date().toISOString()}] ${line}\n`);
   };
@@ -49,7 +52,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    await remote?.remote.close();
+    await store.close();
   }
   return 0;
 }

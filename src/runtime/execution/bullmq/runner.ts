@@ -3,7 +3,7 @@
 // predecessor enqueued) and resolves when the job completes. The executor calls `run` only once an
 // instance's inputs are ready, so dependents are enqueued as completions arrive. A completion is
 // trusted only once the outputs it names are here (shared cache) or on the remote, with their sizes
-// (and, since they are downloaded, their hashes).
+// and hashes: the coordinator's tiered store reads them through (which checks both).
 import { Job, Queue, QueueEvents } from 'bullmq';
 import { errorMessage } from '../../errors.js';
 import type { Remote } from '../../remotes/remote.js';
@@ -12,10 +12,10 @@ import type { Runner, RunnerResult, RunnerTask } from '../runner.js';
 import type { TaskHooks } from '../task.js';
 import { QUEUE_NAME, jobIdOf, redisOptions, type RedisLocation } from './connection.js';
 import { TASK_MESSAGE_FORMAT, type TaskMessage, type TaskProgress, type TaskReply } from './message.js';
-import { readThrough } from './objects.js';
 
 export interface BullmqRunnerOptions {
   redis: RedisLocation;
+  /** The coordinator's cache (a TieredStore over `remote` when the workers share only that). */
   store: Store;
   pipeline: string;
   sieveVersion: string;
@@ -157,7 +157,8 @@ export class BullmqRunner implements Runner {
     for (const [port, ref] of Object.entries(action.outputs)) {
       if (remote) {
         try {
-          await readThrough(store, remote.remote, ref);
+          // The tiered store downloads it, checking hash and size, unless it is here already.
+          if (!store.hasIntact(ref)) await store.read(ref);
         } catch (e) {
           throw new Error(`worker ${reply.worker} reported it done, but output ${port} is not on remote ${remote.name} as named: ${errorMessage(e)}`);
         }

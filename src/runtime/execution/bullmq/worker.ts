@@ -16,14 +16,15 @@ import { LocalRunner } from '../runner.js';
 import type { TaskHooks } from '../task.js';
 import { QUEUE_NAME, redisOptions, type RedisLocation } from './connection.js';
 import { checkTaskMessage, type TaskMessage, type TaskProgress, type TaskReply } from './message.js';
-import { readThrough, writeBack } from './objects.js';
+import { writeBack } from './objects.js';
 
 export interface TaskWorkerOptions {
   redis: RedisLocation;
   /** Tasks run at once. */
   concurrency: number;
+  /** Its cache: a TieredStore over `remote` when it has one. */
   store: Store;
-  /** The remote inputs are read through and outputs pushed to (workers that share no filesystem). */
+  /** The remote the store reads inputs through from and writes outputs back to (workers that share no filesystem). */
   remote?: { name: string; remote: Remote };
   /** Node types this worker runs: the built-ins and the plugins it was started with. */
   registry: NodeRegistry;
@@ -102,14 +103,9 @@ export class TaskWorker {
     };
     progress({});
 
+    // With a remote, the store is tiered: the task reads its inputs through and writes its outputs back.
     for (const [port, ref] of Object.entries(msg.inputs)) {
-      if (remote) {
-        try {
-          await readThrough(store, remote, ref);
-        } catch (e) {
-          throw new Error(`input ${port}: ${errorMessage(e)}`);
-        }
-      } else if (!store.hasIntact(ref)) {
+      if (!remote && !store.hasIntact(ref)) {
         throw new Error(`input ${port}: object ${ref.hash.slice(0, 12)} is not in ${store.root} (workers without the coordinator's cache need --remote)`);
       }
     }
@@ -121,11 +117,12 @@ export class TaskWorker {
     const { key, deps, environment } = keyed;
     const env = environment ? { environment } : {};
     const finish = async (status: TaskReply['status'], action: ActionRecord): Promise<TaskReply> => {
-      if (remote) await writeBack(store, remote, Object.values(action.outputs));
+      // A hit found in the local tier may predate the remote: the coordinator looks there.
+      if (remote && status === 'cached') await writeBack(store, remote, Object.values(action.outputs));
       return { status, worker: this.name, action, ...env, ...(this.opts.remote ? { remote: this.opts.remote.name } : {}) };
     };
     const found = store.getAction(key);
-    if (found && usableFor(found, msg.pipeline) && Object.values(found.outputs).every((r) => store.hasIntact(r))) {
+    if (found && usableFor(found, msg.pipeline) && (await store.hasAll(Object.values(found.outputs)))) {
       this.opts.log(`${msg.nodeId}: cached (key ${key.slice(0, 12)})`);
       return finish('cached', found);
     }
@@ -146,7 +143,7 @@ export class TaskWorker {
     const t0 = nowMs();
     const request = {
       nodeId: msg.nodeId, typeName: msg.node.type, params: msg.params, seed: msg.seed, inputs: msg.inputs as Record<string, ObjectRef>,
-      outputs: msg.outputs, cacheDir: store.root, baseDir: msg.baseDir, ...env,
+      outputs: msg.outputs, store: store.describe(), baseDir: msg.baseDir, ...env,
     };
     try {
       const result = await this.runner.run({ instanceId: msg.instanceId, node: registered, request, key }, hooks);
