@@ -1,7 +1,11 @@
 // Workers that share nothing but an S3 bucket (s3rver on loopback) and the Redis queue: each has a
 // cache of its own, reads its inputs through from the remote and pushes its outputs there before
 // reporting; the coordinator fetches (and so checks) the outputs named in each completion.
+import { existsSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { Worker } from 'bullmq';
+import { QUEUE_NAME, parseRedisUrl, redisOptions } from '../../src/runtime/execution/bullmq/connection.js';
+import type { TaskMessage, TaskReply } from '../../src/runtime/execution/bullmq/message.js';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_PLUGIN, assertCliBuilt, badObjects, executionCounts, linearPipeline, lockfileOf, makeTempDir, removeTempDirs, runCli, writePipeline } from '../helpers/runtime.js';
@@ -66,4 +70,27 @@ describe.skipIf(why)('worker pool sharing only an S3 remote', () => {
     expect(puts).toBeGreaterThanOrEqual(hashes.size);
     for (const c of ['coordinator', 'w1', 'w2']) expect(await badObjects(join(dir, c))).toEqual([]);
   }, 120_000);
+
+  it('a completion whose outputs are not on the remote is not trusted', async () => {
+    const dir = await makeTempDir();
+    const config = join(dir, 'config.yaml');
+    await writeFile(config, `remotes:\n  team:\n    type: s3\n    bucket: team\n    prefix: liar\n    endpoint: ${s3.endpoint}\n    force_path_style: true\n`);
+    const env = { SIEVE_CONFIG: config, AWS_ACCESS_KEY_ID: S3_KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: S3_KEY.secretAccessKey, AWS_REGION: 'us-east-1', SIEVE_BULLMQ_POLL_MS: '200' };
+    const url = redis.url.replace(/\/0$/, '/2');
+    // A worker that reports every task done with an output it never stored.
+    const liar = new Worker<TaskMessage, TaskReply>(QUEUE_NAME, async (job) => ({
+      status: 'ran', worker: 'liar', remote: 'team',
+      action: { key: job.data.key, type: job.data.node.type, version: job.data.node.version, outputs: { x: { hash: 'b'.repeat(64), size: 16, kind: 'tensor', dtype: 'float32', shape: [4] } }, deps: [], notes: {}, durationMs: 1 },
+    }), { connection: redisOptions(parseRedisUrl(url)) });
+    try {
+      const pipeline = await writePipeline(dir, ['name: liar', 'seed: 1', `plugins: [${JSON.stringify(TEST_PLUGIN)}]`, 'nodes:', '  src: {type: test-source, params: {n: 4}}', ''].join('\n'));
+      const r = await runCli(['run', pipeline, '--cache', join(dir, 'cache'), '--executor', 'bullmq', '--queue', url, '--remote', 'team'], { cwd: dir, env });
+      expect(r.exitCode).toBe(1);
+      expect(r.stdout).toMatch(/src \(test-source\) failed: worker liar reported it done, but output x is not on remote team as named/);
+      expect(existsSync(join(dir, 'cache', 'actions'))).toBe(true);
+      expect(readdirSync(join(dir, 'cache', 'actions'))).toEqual([]);
+    } finally {
+      await liar.close();
+    }
+  }, 60_000);
 });
