@@ -148,7 +148,7 @@ export function programSpec(): ProgramSpec {
     {
       name: 'worker', args: [], description: 'process tasks from a BullMQ queue on Redis (a worker of `sieve run --executor bullmq`)',
       options: [
-        QUEUE_OPTIONS[0],
+        { name: 'queue', value: '<redis-url>', description: 'the task queue, redis://[user:password@]HOST:PORT/DB (default: $SIEVE_REDIS_URL)' },
         { name: 'concurrency', short: 'c', value: '<n>', description: 'tasks run at once (default 1)' },
         { name: 'cache', value: '<dir>', description: "this worker's cache (default: $SIEVE_CACHE, else artifacts/ at the working directory's project root)" },
         { name: 'remote', value: '<name>', description: 'read inputs from and push outputs to this remote (workers that share no filesystem)' },
