@@ -2,6 +2,7 @@
 // credentials are exercised): `sieve worker` processes and `sieve run --executor bullmq` as the
 // coordinator, over one shared cache. Each test uses a database of its own.
 import { copyFileSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -92,7 +93,7 @@ describe.skipIf(why)('worker pool on Redis (BullMQ)', () => {
     expect(await executionCounts(log)).toEqual({ src: 1, bad: 3 });
   }, 120_000);
 
-  it('a worker refuses a node type it does not have, and a command node without --allow-command', async () => {
+  it('a worker refuses a node type it does not have, another version of one, and a command node without --allow-command', async () => {
     const dir = await makeTempDir();
     const url = nextUrl();
     const cache = join(dir, 'cache');
@@ -111,6 +112,19 @@ describe.skipIf(why)('worker pool on Redis (BullMQ)', () => {
     const c = await runCli(['run', command, '--cache', cache, '--executor', 'bullmq', '--queue', url], { cwd: dir, env });
     expect(c.exitCode).toBe(1);
     expect(c.stdout).toMatch(/hello \(command\) failed: worker bare refuses the task: `command` nodes run on a worker only when it was started with --allow-command/);
+
+    // The same node type name in another version: planned with 1, the worker has 2.
+    const versioned = (v: string): string =>
+      `export default { type: 'test-versioned', version: '${v}', description: 'v${v}', paramsSchema: { type: 'object', properties: {} }, ` +
+      `ports: { inputs: {}, outputs: { x: { kind: 'json' } } }, async run() { return { x: { v: '${v}' } }; } };\n`;
+    await writeFile(join(dir, 'v1.mjs'), versioned('1'));
+    await writeFile(join(dir, 'v2.mjs'), versioned('2'));
+    workers.push(startWorker(url, 'newer', { cwd: dir, args: ['--cache', cache, '--plugin', join(dir, 'v2.mjs')] }));
+    await workers.shift()!.stop();
+    const old = await writePipeline(dir, ['name: old', 'seed: 1', `plugins: [${JSON.stringify(join(dir, 'v1.mjs'))}]`, 'nodes:', '  v: {type: test-versioned}', ''].join('\n'), 'old.yaml');
+    const o = await runCli(['run', old, '--cache', cache, '--executor', 'bullmq', '--queue', url], { cwd: dir, env });
+    expect(o.exitCode).toBe(1);
+    expect(o.stdout).toMatch(/v \(test-versioned\) failed: worker newer refuses the task: node type test-versioned is version 2 here, the task was planned with 1/);
 
     workers.push(startWorker(url, 'trusted', { cwd: dir, args: ['--cache', cache, '--allow-command'] }));
     await workers.shift()!.stop();
