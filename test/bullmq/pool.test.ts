@@ -19,6 +19,16 @@ const PASSWORD = 'pw-Zq81-never-in-files';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** src → slow (a CPU-bound node of `ms`) → m, with an optional sweep line. */
+function spinPipeline(name: string, ms: number, sweep?: string): string {
+  return [
+    `name: ${name}`, 'seed: 1', PLUGINS_LINE, 'nodes:',
+    '  src: {type: test-source, params: {n: 4}}',
+    `  slow: {type: test-spin, inputs: {x: src}, params: {ms: ${ms}}}`,
+    '  m: {type: test-metrics, inputs: {x: slow}}', ...(sweep ? [sweep] : []), '',
+  ].join('\n');
+}
+
 /** Every file under `dir`, recursively. */
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)]));
@@ -138,12 +148,7 @@ describe.skipIf(why)('worker pool on Redis (BullMQ)', () => {
     const url = nextUrl();
     const log = join(dir, 'runs.log');
     const cache = join(dir, 'cache');
-    const pipeline = await writePipeline(dir, [
-      'name: killed', 'seed: 1', PLUGINS_LINE, 'nodes:',
-      '  src: {type: test-source, params: {n: 4}}',
-      '  slow: {type: test-spin, inputs: {x: src}, params: {ms: 3000}}',
-      '  m: {type: test-metrics, inputs: {x: slow}}', '',
-    ].join('\n'));
+    const pipeline = await writePipeline(dir, spinPipeline('killed', 3000));
     const a = startWorker(url, 'wa', { cwd: dir, log, args: ['--cache', cache, '--plugin', TEST_PLUGIN] });
     const b = startWorker(url, 'wb', { cwd: dir, log, args: ['--cache', cache, '--plugin', TEST_PLUGIN] });
     workers.push(a, b);
@@ -173,13 +178,7 @@ describe.skipIf(why)('worker pool on Redis (BullMQ)', () => {
     const url = nextUrl();
     const log = join(dir, 'runs.log');
     const cache = join(dir, 'cache');
-    const pipeline = await writePipeline(dir, [
-      'name: restart', 'seed: 1', PLUGINS_LINE, 'nodes:',
-      '  src: {type: test-source, params: {n: 4}}',
-      '  slow: {type: test-spin, inputs: {x: src}, params: {ms: 2500}}',
-      '  m: {type: test-metrics, inputs: {x: slow}}',
-      'sweep: {grid: {m.offset: [0, 1, 2]}}', '',
-    ].join('\n'));
+    const pipeline = await writePipeline(dir, spinPipeline('restart', 2500, 'sweep: {grid: {m.offset: [0, 1, 2]}}'));
     // A lock longer than the outage: the running task keeps its worker.
     workers.push(startWorker(url, 'w1', { cwd: dir, log, args: ['--cache', cache, '--plugin', TEST_PLUGIN, '--lock-ms', '10000'] }));
     const run = startCli(['run', pipeline, '--cache', cache, '--executor', 'bullmq', '--queue', url], { cwd: dir, env });
@@ -202,12 +201,7 @@ describe.skipIf(why)('worker pool on Redis (BullMQ)', () => {
     const url = nextUrl();
     const log = join(dir, 'runs.log');
     const cache = join(dir, 'cache');
-    const pipeline = await writePipeline(dir, [
-      'name: coordinator', 'seed: 1', PLUGINS_LINE, 'nodes:',
-      '  src: {type: test-source, params: {n: 4}}',
-      '  slow: {type: test-spin, inputs: {x: src}, params: {ms: 2000}}',
-      '  m: {type: test-metrics, inputs: {x: slow}}', '',
-    ].join('\n'));
+    const pipeline = await writePipeline(dir, spinPipeline('coordinator', 2000));
     workers.push(startWorker(url, 'w1', { cwd: dir, log, args: ['--cache', cache, '--plugin', TEST_PLUGIN] }));
     const first = startCli(['run', pipeline, '--cache', cache, '--executor', 'bullmq', '--queue', url], { cwd: dir, env });
     const until = Date.now() + 60_000;
@@ -230,13 +224,7 @@ describe.skipIf(why)('worker pool on Redis (BullMQ)', () => {
     const url = nextUrl();
     const log = join(dir, 'runs.log');
     const cache = join(dir, 'cache');
-    const grid = (name: string, offsets: string) => [
-      `name: ${name}`, 'seed: 1', PLUGINS_LINE, 'nodes:',
-      '  src: {type: test-source, params: {n: 4}}',
-      '  slow: {type: test-spin, inputs: {x: src}, params: {ms: 1500}}',
-      '  m: {type: test-metrics, inputs: {x: slow}}',
-      `sweep: {grid: {m.offset: [${offsets}]}}`, '',
-    ].join('\n');
+    const grid = (name: string, offsets: string) => spinPipeline(name, 1500, `sweep: {grid: {m.offset: [${offsets}]}}`);
     const a = await writePipeline(dir, grid('a', '0, 1'), 'a.yaml');
     const b = await writePipeline(dir, grid('b', '1, 2'), 'b.yaml');
     workers.push(startWorker(url, 'w1', { cwd: dir, log, args: ['--cache', cache, '--plugin', TEST_PLUGIN, '--concurrency', '2'] }));
