@@ -6,9 +6,9 @@ import pc from 'picocolors';
 import { UsageError } from '../runtime/errors.js';
 import type { RunListener } from '../runtime/execution/events.js';
 import { execute, type AuditResult } from '../runtime/execution/executor.js';
-import { Store, describeOrigin } from '../runtime/store/store.js';
+import { describeOrigin } from '../runtime/store/store.js';
 import { planPipeline, type PlanFlags } from './context.js';
-import { resolveCacheDir, type CacheFlags } from './defaults.js';
+import { commandStore, type CacheFlags } from './defaults.js';
 
 export interface AuditFlags extends PlanFlags, CacheFlags {
   node?: string;
@@ -30,7 +30,7 @@ export async function auditCommand(pipeline: string | undefined, flags: AuditFla
   if (flags.node !== undefined && !p.file.nodes.some((n) => n.id === flags.node)) {
     throw new UsageError(`--node: no node "${flags.node}" in this pipeline (nodes: ${p.file.nodes.map((n) => n.id).join(', ')})`);
   }
-  const store = new Store(resolveCacheDir(flags, p.file));
+  const store = commandStore(flags, p.file);
   const results: AuditResult[] = [];
   const failed: string[] = [];
   const listener: RunListener = {

@@ -6,8 +6,7 @@ import { ValidationError } from '../runtime/errors.js';
 import { PlanCache } from '../runtime/planning/plan-cache.js';
 import type { Plan } from '../runtime/planning/plan-types.js';
 import { loadPlan } from '../runtime/planning/plan.js';
-import { Store } from '../runtime/store/store.js';
-import { DEFAULT_PIPELINE, resolveCacheDir, type CacheFlags } from './defaults.js';
+import { DEFAULT_PIPELINE, commandStore, type CacheFlags } from './defaults.js';
 
 export interface PlanFlags {
   param?: string[];
@@ -25,7 +24,7 @@ export async function planPipeline(pipeline: string | undefined, flags: PlanFlag
   const file = pipeline ?? DEFAULT_PIPELINE;
   const baseDir = dirname(resolve(file));
   const planCache = (declaredCache: string | undefined): PlanCache => {
-    const store = new Store(resolveCacheDir(flags, { cache: declaredCache, baseDir }));
+    const store = commandStore(flags, { cache: declaredCache, baseDir });
     return new PlanCache(store.planCacheDir, writesCache ? undefined : store.root);
   };
   const plan = await loadPlan(file, {

@@ -15,18 +15,18 @@ import { writeFileAtomic } from '../runtime/store/atomic-file.js';
 import { summarize } from '../runtime/store/inspect.js';
 import { encodeSafetensors } from '../runtime/store/safetensors.js';
 import type { ObjectRef } from '../runtime/store/store.js';
-import { Store } from '../runtime/store/store.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { PortValue } from '../runtime/types/node-type.js';
 import { planForLockfile, planPipeline, type PlanFlags } from './context.js';
 import { dagMermaid, dagText } from './dag-view.js';
-import { resolveCacheDir, type CacheFlags } from './defaults.js';
+import type { Store } from '../runtime/store/store.js';
+import { commandStore, type CacheFlags } from './defaults.js';
 import { printResults, terminalWidth, type ResultsFlags } from './results-view.js';
 
 export async function statusCommand(pipeline: string | undefined, flags: PlanFlags & CacheFlags & { json?: boolean }): Promise<void> {
   const p = await planPipeline(pipeline, flags);
   const lock = await readLockfile(lockfilePath(p.file.path));
-  const store = new Store(resolveCacheDir(flags, p.file));
+  const store = commandStore(flags, p.file);
   const lines = await pipelineStatus(p, store, lock);
   // Jobs of Slurm submissions, when the cache has any (the module is loaded only then).
   const jobs = existsSync(join(store.root, 'slurm'))
@@ -86,7 +86,7 @@ export async function showCommand(node: string, pipeline: string | undefined, fl
   if (!point) throw new UsageError(`no grid point "${pointId}" in the lockfile (points: ${Object.keys(lock.points).join(', ')})`);
   const rec = point.nodes[node];
   if (!rec) throw new UsageError(`node "${node}" has no record at point ${pointId} (nodes: ${Object.keys(point.nodes).join(', ')})`);
-  const store = new Store(resolveCacheDir(flags, p.file));
+  const store = commandStore(flags, p.file);
   if (flags.out) {
     await writeOutput(store, rec.outputs, flags.out, flags.port, `${node} at point ${pointId}`);
     return;
@@ -147,13 +147,13 @@ async function writeOutput(store: Store, outputs: Record<string, ObjectRef>, fil
 
 export async function resultsCommand(pipeline: string | undefined, flags: PlanFlags & CacheFlags & ResultsFlags): Promise<void> {
   const p = await planForLockfile(pipeline, flags);
-  await printResults(p, new Store(resolveCacheDir(flags, p.file)), flags);
+  await printResults(p, commandStore(flags, p.file), flags);
 }
 
 /** `sieve runs`: the pipeline's past runs, from the run history in its cache. */
 export async function runsCommand(pipeline: string | undefined, flags: PlanFlags & CacheFlags & { json?: boolean; limit?: string }): Promise<void> {
   const p = await planForLockfile(pipeline, flags);
-  const store = new Store(resolveCacheDir(flags, p.file));
+  const store = commandStore(flags, p.file);
   let history = (await store.readRunHistory(runRecordId(p.file.path))) as unknown as RunHistoryEntry[];
   const limit = flags.limit === undefined ? 20 : Number(flags.limit);
   if (!Number.isInteger(limit) || limit < 0) throw new UsageError(`--limit must be a non-negative integer, got ${flags.limit}`);

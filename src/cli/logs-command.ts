@@ -5,9 +5,8 @@ import { UsageError } from '../runtime/errors.js';
 import { suggest } from '../runtime/planning/suggest.js';
 import { lockfilePath, readLockfile } from '../runtime/results/lockfile.js';
 import { pipelineStatus } from '../runtime/results/status.js';
-import { Store } from '../runtime/store/store.js';
 import { planPipeline, type PlanFlags } from './context.js';
-import { resolveCacheDir, type CacheFlags } from './defaults.js';
+import { commandStore, type CacheFlags } from './defaults.js';
 
 export async function logsCommand(node: string, pipeline: string | undefined, flags: PlanFlags & CacheFlags & { point?: string }): Promise<void> {
   const p = await planPipeline(pipeline, flags);
@@ -20,7 +19,7 @@ export async function logsCommand(node: string, pipeline: string | undefined, fl
     const ids = p.points.map((pt) => pt.id);
     throw new UsageError(`no grid point "${pointId}"${suggest(pointId, ids)} (points: ${ids.join(', ')})`);
   }
-  const store = new Store(resolveCacheDir(flags, p.file));
+  const store = commandStore(flags, p.file);
   const lock = await readLockfile(lockfilePath(p.file.path)).catch(() => undefined);
   const line = (await pipelineStatus(p, store, lock)).find((l) => l.point === pointId && l.nodeId === node);
   const keys = [line?.key, lock?.points[pointId]?.nodes[node]?.key].filter((k): k is string => Boolean(k));

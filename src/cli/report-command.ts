@@ -6,10 +6,10 @@ import { lockfilePath, readLockfile, type LockPoint } from '../runtime/results/l
 import { bestRow } from '../runtime/results/results.js';
 import { decodeArtifact } from '../runtime/store/artifact.js';
 import { writeFileAtomic } from '../runtime/store/atomic-file.js';
-import { Store } from '../runtime/store/store.js';
 import type { Json } from '../runtime/tensor.js';
 import { planForLockfile, type PlanFlags } from './context.js';
-import { resolveCacheDir, type CacheFlags } from './defaults.js';
+import type { Store } from '../runtime/store/store.js';
+import { commandStore, type CacheFlags } from './defaults.js';
 import { resultsView } from './results-view.js';
 
 export interface ReportFlags extends PlanFlags, CacheFlags {
@@ -62,7 +62,7 @@ export async function reportCommand(pipeline: string | undefined, flags: ReportF
   const p = await planForLockfile(pipeline, flags);
   const lock = await readLockfile(lockfilePath(p.file.path));
   if (!lock) throw new UsageError(`no lockfile for ${p.file.path}: run the pipeline first`);
-  const store = new Store(resolveCacheDir(flags, p.file));
+  const store = commandStore(flags, p.file);
   const { view, metrics, best } = await resultsView(p, store, lock, { metric: flags.metric, over: flags.over, filter: flags.filter });
   const plotted = flags.metric?.length ? metrics : metrics.slice(0, DEFAULT_PLOTTED);
   const bestPoint = best ? bestRow(view, best)?.point : undefined;

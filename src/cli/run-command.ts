@@ -1,14 +1,12 @@
 // `sieve run` / `sieve sweep`: plan, pick the executor (the flag, the pipeline's header, the user
 // config), and hand the plan to it: this machine (run-execute.ts) or a Slurm submission (slurm-run.ts).
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { UsageError } from '../runtime/errors.js';
-import { parseExecutorSpec, resolveExecutor, type ExecutorSpec } from '../runtime/execution/executor-config.js';
+import { parseExecutorSpec, resolveExecutor } from '../runtime/execution/executor-config.js';
 import { suggest } from '../runtime/planning/suggest.js';
-import { userConfigPath } from '../runtime/remotes/user-config-path.js';
-import { Store } from '../runtime/store/store.js';
+import { readUserConfig } from '../runtime/user-config.js';
 import { planPipeline } from './context.js';
-import { resolveCacheDir } from './defaults.js';
+import { commandStore } from './defaults.js';
 import { runWith, type RunFlags } from './run-execute.js';
 
 export type { RunFlags };
@@ -17,7 +15,7 @@ export type { RunFlags };
 export async function runCommand(pipeline: string | undefined, flags: RunFlags, requireGrid = false): Promise<number> {
   const p = await planPipeline(pipeline, flags, true);
   if (requireGrid && p.points.length < 2) throw new UsageError('sweep needs a grid: a `sweep:` section or --grid/--zip');
-  const store = new Store(resolveCacheDir(flags, p.file));
+  const store = commandStore(flags, p.file);
   const jobs = flags.jobs ? Number(flags.jobs) : p.file.jobs ?? availableParallelism();
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer, got ${flags.jobs}`);
   const unknown = (flags.only ?? []).filter((id) => !p.file.nodes.some((n) => n.id === id));
@@ -28,7 +26,7 @@ export async function runCommand(pipeline: string | undefined, flags: RunFlags, 
   const executor = resolveExecutor({
     flag: flags.executor,
     pipeline: p.file.executor ? parseExecutorSpec(p.file.executor, p.file.path) : undefined,
-    user: await userExecutor(),
+    user: (await readUserConfig()).executor,
   });
   if (executor.type === 'slurm') return (await import('./slurm-run.js')).slurmRun(p, store, flags, executor);
   if (executor.type === 'bullmq') return (await import('./bullmq-run.js')).bullmqRun(p, store, flags, executor, jobs);
@@ -36,18 +34,3 @@ export async function runCommand(pipeline: string | undefined, flags: RunFlags, 
   if (flags.wait || flags.collect) throw new UsageError('--wait is an option of --executor slurm');
   return runWith(p, store, flags, { jobs });
 }
-
-/** The user config's `executor:` section; the YAML parser is loaded only when the file has one. */
-async function userExecutor(): Promise<ExecutorSpec | undefined> {
-  const path = userConfigPath();
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-  if (!/^executor\s*:/m.test(text)) return undefined;
-  const { parse } = await import('yaml');
-  return parseExecutorSpec((parse(text) as Record<string, unknown>).executor, path);
-}
-

@@ -1,20 +1,18 @@
 // What `sieve push`, `pull`, `export`, `import` and `verify --remote` do (sharing-commands.ts
 // declares them). These commands read only the pipeline's `cache` and `remote`, not its nodes, so
 // a teammate can pull before the plugins a pipeline needs are installed.
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import pc from 'picocolors';
-import { parse } from 'yaml';
 import { formatBytes, formatMs } from '../reporters/format.js';
 import { UsageError } from '../runtime/errors.js';
+import { readPipelineHeader } from '../runtime/planning/header.js';
 import { readUserConfig, resolveRemote, type RemoteSpec } from '../runtime/remotes/config.js';
 import { lockfilePath, readLockfile, type Lockfile } from '../runtime/results/lockfile.js';
 import { importBundle, exportBundle, type PipelineCode } from '../runtime/sharing/bundle.js';
 import { pull, push, type Selection, type TransferProgress, type TransferReport } from '../runtime/sharing/sync.js';
 import { verifyRemote } from '../runtime/store/maintenance.js';
-import { Store } from '../runtime/store/store.js';
 import { SIEVE_VERSION } from '../version.js';
-import { DEFAULT_PIPELINE, resolveCacheDir } from './defaults.js';
+import { DEFAULT_PIPELINE, commandStore } from './defaults.js';
 
 interface PipelineInfo {
   path: string;
@@ -23,20 +21,10 @@ interface PipelineInfo {
   remote?: RemoteSpec;
 }
 
+/** The pipeline's header (its `cache` and `remote`), read without planning it. */
 async function readPipelineInfo(pipeline: string): Promise<PipelineInfo> {
-  const path = resolve(pipeline);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new UsageError(`cannot read pipeline ${path}`);
-  }
-  const doc = (parse(text) ?? {}) as { cache?: unknown; remote?: unknown };
-  const remote = doc.remote;
-  if (remote !== undefined && (typeof remote !== 'object' || remote === null || Array.isArray(remote))) {
-    throw new UsageError(`${path}: \`remote\` must be a mapping such as {type: directory, path: ...}`);
-  }
-  return { path, baseDir: dirname(path), cache: typeof doc.cache === 'string' ? doc.cache : undefined, remote: remote as RemoteSpec | undefined };
+  const { path, baseDir, header } = await readPipelineHeader(pipeline);
+  return { path, baseDir, cache: header.cache, remote: header.remote };
 }
 
 async function requireLock(info: PipelineInfo): Promise<Lockfile> {
@@ -84,7 +72,7 @@ function jobsOf(flags: TransferFlags): number {
 export async function transfer(kind: 'push' | 'pull', pipeline: string | undefined, flags: TransferFlags): Promise<number> {
   const info = await readPipelineInfo(pipeline ?? DEFAULT_PIPELINE);
   const lock = await requireLock(info);
-  const store = new Store(resolveCacheDir(flags, info));
+  const store = commandStore(flags, info);
   const { remote, name } = await resolveRemote({ flag: flags.remote, pipelineRemote: info.remote, pipelineDir: info.baseDir });
   const selection: Selection = { node: flags.node, point: flags.point };
   const opts = { selection, jobs: jobsOf(flags), onProgress: progressLine(kind === 'push' ? 'pushing' : 'pulling') };
@@ -118,7 +106,7 @@ export async function exportCommand(pipeline: string | undefined, flags: { outpu
   const info = await readPipelineInfo(pipeline ?? DEFAULT_PIPELINE);
   await requireLock(info);
   const r = await exportBundle({
-    store: new Store(resolveCacheDir(flags, info)), pipelinePath: info.path, lockPath: lockfilePath(info.path),
+    store: commandStore(flags, info), pipelinePath: info.path, lockPath: lockfilePath(info.path),
     outFile: resolve(flags.output), sieveVersion: SIEVE_VERSION, selection: { node: flags.node, point: flags.point },
   });
   process.stdout.write(`exported ${r.objects} object(s), ${formatBytes(r.bytes)} to ${r.file}\n`);
@@ -129,7 +117,8 @@ export async function importCommand(bundle: string, flags: { to: string; force?:
   const file = resolve(bundle);
   // The user's cache: --cache, $SIEVE_CACHE, `cache:` of the user config, else the default. Never
   // the bundled pipeline's `cache:`, which would let a bundle choose where it writes.
-  const store = new Store(flags.cache || process.env.SIEVE_CACHE ? resolveCacheDir(flags) : (await readUserConfig()).cache ?? resolveCacheDir(flags, { baseDir: resolve(flags.to) }));
+  const userCache = flags.cache || process.env.SIEVE_CACHE ? undefined : (await readUserConfig()).cache;
+  const store = commandStore(flags, { cache: userCache, baseDir: toDir });
   const r = await importBundle({ store, file, toDir, force: Boolean(flags.force), trust: Boolean(flags.trust) });
   process.stdout.write(
     `imported ${r.objects} object(s), ${formatBytes(r.bytes)} (${r.added} new) into ${store.root}; ` +
@@ -160,7 +149,7 @@ export async function verifyRemoteCommand(flags: { cache?: string; remote: strin
     flag: typeof flags.remote === 'string' ? flags.remote : undefined, pipelineRemote: info?.remote, pipelineDir: info?.baseDir,
   });
   try {
-    const r = await verifyRemote(remote, new Store(resolveCacheDir(flags, info)));
+    const r = await verifyRemote(remote, commandStore(flags, info));
     for (const b of r.bad) process.stdout.write(`${pc.red('bad')} ${b.hash}: ${b.reason}\n`);
     process.stdout.write(`${r.checked} object(s) checked on ${r.remote}, ${r.bad.length} bad\n`);
     if (r.bad.length > 0) process.exitCode = 1;

@@ -5,15 +5,15 @@ import pc from 'picocolors';
 import { formatBytes } from '../reporters/format.js';
 import { UsageError } from '../runtime/errors.js';
 import { collectGarbage, verifyStore } from '../runtime/store/maintenance.js';
-import { Store } from '../runtime/store/store.js';
-import { resolveCacheDir, type CacheFlags } from './defaults.js';
+import type { Store } from '../runtime/store/store.js';
+import { commandStore, type CacheFlags } from './defaults.js';
 
 /** The cache a maintenance command works on, which must exist (a typo must not read as "0 checked, 0 bad"). */
 async function existingStore(flags: CacheFlags): Promise<Store> {
-  const root = resolveCacheDir(flags);
-  const s = await stat(root).catch(() => undefined);
-  if (!s?.isDirectory()) throw new UsageError(`no cache at ${root}: ${s ? 'not a directory' : 'the directory does not exist'} (see --cache)`);
-  return new Store(root);
+  const store = commandStore(flags);
+  const s = await stat(store.root).catch(() => undefined);
+  if (!s?.isDirectory()) throw new UsageError(`no cache at ${store.root}: ${s ? 'not a directory' : 'the directory does not exist'} (see --cache)`);
+  return store;
 }
 
 export async function verifyCommand(flags: CacheFlags & { repair?: boolean }): Promise<void> {

@@ -22,7 +22,7 @@ export interface DownloadOptions {
   url: string;
   /** Expected sha256 of the content, 64 hex digits. */
   sha256: string;
-  /** Root of the download cache; defaults to $SIEVE_DOWNLOAD_DIR or ~/.cache/sieve/downloads. */
+  /** Root of the download cache; defaults to `downloadDir()`. */
   dir?: string;
   /** Name of the file inside `<dir>/<sha256>/`; defaults to the last segment of the URL path. */
   fileName?: string;
@@ -37,14 +37,19 @@ interface VerifiedMarker {
   mtimeMs: number;
 }
 
-export function defaultDownloadDir(): string {
-  return process.env.SIEVE_DOWNLOAD_DIR ?? join(homedir(), '.cache', 'sieve', 'downloads');
+/**
+ * The download folder of every node that downloads (`load`, `embed`): $SIEVE_DOWNLOAD_DIR, else
+ * ~/.cache/sieve/downloads. One per user, not per cache: a model or data set downloaded for one
+ * project serves the others. (The test suite points it at its own temp dir: vitest.config.ts.)
+ */
+export function downloadDir(): string {
+  return process.env.SIEVE_DOWNLOAD_DIR || join(homedir(), '.cache', 'sieve', 'downloads');
 }
 
 /** Where `downloadFile` keeps (or expects) the file for these options. */
 export function downloadPath(opts: Pick<DownloadOptions, 'url' | 'sha256' | 'dir' | 'fileName'>): string {
   const sha = normaliseSha256(opts.sha256, opts.url);
-  return join(opts.dir ?? defaultDownloadDir(), sha, opts.fileName ?? fileNameOf(opts.url));
+  return join(opts.dir ?? downloadDir(), sha, opts.fileName ?? fileNameOf(opts.url));
 }
 
 /** Streams a file through sha256. */
@@ -56,7 +61,7 @@ export async function downloadFile(opts: DownloadOptions): Promise<string> {
   const target = downloadPath(opts);
   if (await isVerified(target, sha)) return target;
 
-  const folder = join(opts.dir ?? defaultDownloadDir(), sha);
+  const folder = join(opts.dir ?? downloadDir(), sha);
   await mkdir(folder, { recursive: true });
   const temp = `${target}.${process.pid}.${Math.random().toString(36).slice(2)}.part`;
   let actual: string;

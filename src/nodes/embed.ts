@@ -2,10 +2,10 @@
 // prompts to text features. Embedders: `clip` (ONNX CLIP encoders through onnxruntime), `pixels`
 // (standardised pixels with an optional random projection or PCA fitted on the training images),
 // `features` (pass-through). onnxruntime and sharp are imported only when the clip embedder runs.
-import { join } from 'node:path';
 import type { ProviderChoice } from '../clip/encoder.js';
 import type { ModelSpec, Variant } from '../clip/model-source.js';
 import { localModelFiles } from '../clip/model-source.js';
+import { downloadDir } from '../io/download.js';
 import { applyPixelTransform, fitPixelTransform, passThroughFeatures, type PixelProjection } from '../methods/pixels.js';
 import { isTensor, tensor, type Json, type Tensor } from '../runtime/tensor.js';
 import { defineNode, type ExternalDep, type NodeContext, type PortValue, type Ports } from '../runtime/types/node-type.js';
@@ -198,7 +198,7 @@ async function runClip(ctx: NodeContext<EmbedParams>): Promise<Record<string, Po
     testImages: ctx.inputs.test_images === undefined ? undefined : requireTensor(ctx.inputs.test_images, 'test_images'),
     classes: optionalClassNames(ctx.inputs, EmbedParamError),
     baseDir: ctx.baseDir,
-    downloadDir: process.env.SIEVE_DOWNLOAD_DIR ?? join(ctx.cacheDir, 'downloads'),
+    downloadDir: downloadDir(),
     signal: ctx.signal,
     progress: (done, total, unit) => ctx.progress(done, total, unit),
     log: (message) => ctx.log(message),

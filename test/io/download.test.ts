@@ -3,11 +3,11 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile, mkdir, utimes } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DownloadError, downloadFile, downloadPath } from '../../src/io/download.js';
+import { DownloadError, downloadDir, downloadFile, downloadPath } from '../../src/io/download.js';
 
 const CONTENT = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 31 + 7) % 251));
 const SHA = createHash('sha256').update(CONTENT).digest('hex');
@@ -158,5 +158,21 @@ describe('downloadFile', () => {
     controller.abort();
     await expect(downloadFile({ url: `${base}/model.bin`, sha256: SHA, dir, signal: controller.signal })).rejects.toThrow();
     expect(existsSync(join(dir, SHA, 'model.bin'))).toBe(false);
+  });
+});
+
+describe('the download folder', () => {
+  it('is $SIEVE_DOWNLOAD_DIR, else ~/.cache/sieve/downloads; the suite points it at its own temp dir', () => {
+    const saved = process.env.SIEVE_DOWNLOAD_DIR;
+    expect(saved && saved.startsWith(process.env.SIEVE_TEST_TMPDIR ?? '//')).toBe(true);
+    try {
+      process.env.SIEVE_DOWNLOAD_DIR = '/somewhere/else';
+      expect(downloadDir()).toBe('/somewhere/else');
+      expect(downloadPath({ url: 'http://h/x/model.bin', sha256: SHA })).toBe(join('/somewhere/else', SHA, 'model.bin'));
+      delete process.env.SIEVE_DOWNLOAD_DIR;
+      expect(downloadDir()).toBe(join(homedir(), '.cache', 'sieve', 'downloads'));
+    } finally {
+      process.env.SIEVE_DOWNLOAD_DIR = saved;
+    }
   });
 });

@@ -150,12 +150,3 @@ function schemaHash(schema: Record<string, unknown>): string {
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);
 }
-
-/**
- * The value of a top-level `cache: dir` line, read without parsing the YAML, to know which store to
- * look for a memo in before planning. A miss here only costs a full planning.
- */
-export function peekCacheField(text: string): string | undefined {
-  const m = /^cache:[ \t]*(?:"([^"\n]*)"|'([^'\n]*)'|([^\s#'"{[][^#\n]*?))[ \t]*(?:#.*)?$/m.exec(text);
-  return m ? m[1] ?? m[2] ?? m[3] : undefined;
-}

@@ -6,6 +6,7 @@ import type { NodeRegistry, RegisteredNode } from '../types/registry.js';
 import type { ResourceHints } from '../types/resources.js';
 import type { GridPoint, SweepAxes } from './params.js';
 import type { SchemaValidator } from './schema.js';
+import type { PipelineHeader } from './header.js';
 
 export interface NodeDecl {
   id: string;
@@ -17,16 +18,11 @@ export interface NodeDecl {
   resources?: ResourceHints;
 }
 
-export interface PipelineFile {
+/** A planned pipeline file: its header (name, cache, jobs, remote, executor: see header.ts) and its nodes. */
+export interface PipelineFile extends PipelineHeader {
   path: string;
   baseDir: string;
-  name: string;
   seed: number;
-  cache?: string;
-  jobs?: number;
-  remote?: Record<string, Json>;
-  /** The `executor:` header, as written (checked by the pipeline schema). */
-  executor?: Record<string, Json>;
   nodes: NodeDecl[];
   sweep: SweepAxes;
   /** What planning has to tell the user (e.g. a `-p` that replaced a sweep axis), one line each. */

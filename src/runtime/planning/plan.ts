@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { UsageError, ValidationError } from '../errors.js';
-import { peekCacheField } from './plan-cache.js';
+import { peekCacheField } from './header.js';
 import type { Plan, PlanInputs, PlanOptions } from './plan-types.js';
 import { closest } from './suggest.js';
 import { decodeUtf8 } from './utf8.js';

@@ -13,6 +13,7 @@ import {
 import type { Json } from '../tensor.js';
 import type { PluginError } from '../types/registry.js';
 import type { ResourceHints } from '../types/resources.js';
+import { headerOf } from './header.js';
 import { NODE_ID_PATTERN, pipelineDocumentSchema } from './pipeline-schema.js';
 import type { InputEdge, LoadedPlugin, NodeDecl, PipelineFile, Plan, PlannedNode, PlanOptions } from './plan-types.js';
 import { SchemaValidator, yamlNumber, type Locate } from './schema.js';
@@ -357,12 +358,8 @@ export async function planFromText(path: string, text: string, options: PlanOpti
   const file: PipelineFile = {
     path,
     baseDir,
-    name: typeof raw.name === 'string' ? raw.name : 'pipeline',
+    ...headerOf(raw),
     seed: pipelineSeed,
-    cache: typeof raw.cache === 'string' ? raw.cache : undefined,
-    jobs: typeof raw.jobs === 'number' ? raw.jobs : undefined,
-    remote: isPlainObject(raw.remote) ? (raw.remote as Record<string, Json>) : undefined,
-    executor: isPlainObject(raw.executor) ? (raw.executor as Record<string, Json>) : undefined,
     nodes: decls,
     sweep: axes,
     ...(replacedAxes.length > 0 ? { notes: replacedAxes } : {}),

@@ -1,34 +1,14 @@
 // Which remote a command talks to. In order: `--remote NAME|PATH|s3://bucket/prefix`, the
-// pipeline's `remote:` section, then `default_remote` of the user config file
-// ($SIEVE_CONFIG, else $XDG_CONFIG_HOME/sieve/config.yaml or ~/.config/sieve/config.yaml):
-//   remotes:
-//     team: { type: s3, bucket: lab-cache, prefix: sieve, endpoint: http://minio:9000, force_path_style: true }
-//     nas:  { type: directory, path: /mnt/nas/sieve-cache }
-//   default_remote: team
-//   trusted_remotes: [team]   # results pulled from these serve every pipeline (see the README's trust model)
-//   cache: ~/sieve-cache      # where `sieve import` writes when --cache is not given
-import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { parse } from 'yaml';
+// pipeline's `remote:` section, then `default_remote` of the user config file (read by
+// runtime/user-config.ts: `remotes:` names remote settings, `default_remote:` picks one).
+import { isAbsolute, resolve, dirname } from 'node:path';
 import { UsageError } from '../errors.js';
-import type { Json } from '../tensor.js';
+import { expandHome, readUserConfig, userConfigPath, type RemoteSpec, type UserConfig } from '../user-config.js';
 import { DirectoryRemote } from './directory.js';
 import type { Remote } from './remote.js';
 import { S3Remote } from './s3.js';
-import { userConfigPath } from './user-config-path.js';
 
-export type RemoteSpec = Record<string, Json>;
-
-export interface UserConfig {
-  path: string;
-  remotes: Record<string, RemoteSpec>;
-  defaultRemote?: string;
-  /** Names (or descriptions, e.g. s3://bucket/prefix) of remotes whose results every pipeline may use. */
-  trustedRemotes: string[];
-  /** The user's cache directory (absolute), for commands that must not take it from a file they were sent. */
-  cache?: string;
-}
+export { readUserConfig, userConfigPath, type RemoteSpec, type UserConfig };
 
 export interface RemoteRequest {
   /** The --remote value. */
@@ -47,29 +27,6 @@ export interface ResolvedRemote {
   /** Its name in the user config, when it has one. */
   name?: string;
 }
-
-export { userConfigPath };
-
-export async function readUserConfig(path = userConfigPath()): Promise<UserConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    return { path, remotes: {}, trustedRemotes: [] };
-  }
-  const data = (parse(text) ?? {}) as { remotes?: unknown; default_remote?: unknown; trusted_remotes?: unknown; cache?: unknown };
-  if (typeof data !== 'object' || Array.isArray(data)) throw new UsageError(`${path}: expected a mapping with \`remotes:\` and \`default_remote:\``);
-  const remotes = data.remotes ?? {};
-  if (typeof remotes !== 'object' || Array.isArray(remotes)) throw new UsageError(`${path}: \`remotes\` must map names to remote settings`);
-  if (data.default_remote !== undefined && typeof data.default_remote !== 'string') throw new UsageError(`${path}: \`default_remote\` must be a remote name`);
-  const trusted = data.trusted_remotes ?? [];
-  if (!Array.isArray(trusted) || trusted.some((t) => typeof t !== 'string')) throw new UsageError(`${path}: \`trusted_remotes\` must be a list of remote names`);
-  if (data.cache !== undefined && typeof data.cache !== 'string') throw new UsageError(`${path}: \`cache\` must be a directory path`);
-  const cache = typeof data.cache === 'string' ? resolve(dirname(path), expandHome(data.cache)) : undefined;
-  return { path, remotes: remotes as Record<string, RemoteSpec>, defaultRemote: data.default_remote, trustedRemotes: trusted as string[], cache };
-}
-
-const expandHome = (p: string): string => (p === '~' || p.startsWith('~/') ? join(homedir(), p.slice(1)) : p);
 
 /** Builds a remote from its settings; relative directory paths are taken from `baseDir`. */
 export function remoteFromSpec(spec: RemoteSpec, baseDir: string, where: string): Remote {
