@@ -4,10 +4,9 @@
 import { builtinRegistry } from '../nodes/index.js';
 import { parseRedisUrl, queueUrl, redactRedisUrl } from '../runtime/execution/bullmq/connection.js';
 import { DEFAULT_LOCK_MS, TaskWorker } from '../runtime/execution/bullmq/worker.js';
-import { Store } from '../runtime/store/store.js';
 import { TieredStore } from '../runtime/store/tiered.js';
 import { countFlag, envMs, namedRemote } from './bullmq-run.js';
-import { resolveCacheDir } from './defaults.js';
+import { commandStore } from './defaults.js';
 
 export interface WorkerFlags {
   queue?: string;
@@ -28,9 +27,9 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
   const registry = builtinRegistry();
   for (const plugin of flags.plugin ?? []) await registry.loadPlugin(plugin, process.cwd());
   const remote = await namedRemote(flags.remote);
-  const root = resolveCacheDir({ cache: flags.cache });
+  const local = commandStore({ cache: flags.cache });
   // With a remote: a tiered store, reading inputs through and writing outputs back.
-  const store = remote && flags.remote ? new TieredStore(root, remote.remote, flags.remote) : new Store(root);
+  const store = remote && flags.remote ? new TieredStore(local.root, remote.remote, flags.remote) : local;
   const log = (line: string): void => {
     process.stdout.write(`[${new Date().toISOString()}] ${line}\n`);
   };
