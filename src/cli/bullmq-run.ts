@@ -1,6 +1,7 @@
 // `sieve run --executor bullmq --queue redis://…`: the coordinator. It plans and runs the executor
 // as for a local run (cache hits, keys, the progress view, the lockfile), with a runner that hands
 // each ready instance to the pool of `sieve worker`s through the queue.
+import { resolve } from 'node:path';
 import pc from 'picocolors';
 import { parseRedisUrl, queueUrl, redactRedisUrl } from '../runtime/execution/bullmq/connection.js';
 import { BullmqRunner } from '../runtime/execution/bullmq/runner.js';
@@ -34,21 +35,23 @@ export function envMs(name: string, fallback: number): number {
   return process.env[name] && Number.isFinite(v) && v >= 10 ? v : fallback;
 }
 
-/** The remote --remote names (a name of the user config, a directory or s3://), with the name tasks carry. */
-export async function namedRemote(flag: string | undefined): Promise<{ name: string; remote: Remote } | undefined> {
+/**
+ * The remote --remote names (a name of the user config, a directory or s3://): its name for
+ * messages and tasks, and how this process's threads reopen it (`ref`: a relative directory made absolute).
+ */
+export async function namedRemote(flag: string | undefined): Promise<{ name: string; ref: string; remote: Remote } | undefined> {
   if (!flag) return undefined;
   const r = await resolveRemote({ flag });
   await r.remote.connect();
-  return { name: r.name ?? r.remote.describe(), remote: r.remote };
+  return { name: r.name ?? r.remote.describe(), ref: r.name ?? (flag.startsWith('s3://') ? flag : resolve(flag)), remote: r.remote };
 }
 
 export async function bullmqRun(p: Plan, local: Store, flags: RunFlags & QueueFlags, spec: Extract<ExecutorSpec, { type: 'bullmq' }>, jobs: number): Promise<number> {
   const url = queueUrl(flags.queue ?? spec.queue, 'sieve run --executor bullmq');
   const redis = parseRedisUrl(url);
-  const remoteFlag = flags.remote ?? spec.remote;
-  const remote = await namedRemote(remoteFlag);
+  const remote = await namedRemote(flags.remote ?? spec.remote);
   // Workers that share only the remote: this cache in front of it (hits count what it holds).
-  const store = remote && remoteFlag ? new TieredStore(local.root, remote.remote, remoteFlag) : local;
+  const store = remote ? new TieredStore(local.root, remote.remote, remote.ref) : local;
   const retries = countFlag(flags.retries, 'retries', spec.retries ?? 2);
   if (!flags.json) {
     process.stdout.write(pc.dim(`queue ${redactRedisUrl(url)}${remote ? `, outputs through remote ${remote.name}` : `, workers share the cache ${store.root}`}\n`));

@@ -29,7 +29,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
   const remote = await namedRemote(flags.remote);
   const local = commandStore({ cache: flags.cache });
   // With a remote: a tiered store, reading inputs through and writing outputs back.
-  const store = remote && flags.remote ? new TieredStore(local.root, remote.remote, flags.remote) : local;
+  const store = remote ? new TieredStore(local.root, remote.remote, remote.ref) : local;
   const log = (line: string): void => {
     process.stdout.write(`[${new Date().toISOString()}] ${line}\n`);
   };

@@ -219,6 +219,25 @@ describe.skipIf(why)('worker pool on Redis (BullMQ)', () => {
     expect(statSync(join(dir, 'pipeline.lock')).isFile()).toBe(true);
   }, 120_000);
 
+  it('workers sharing only a directory remote (a relative path): a node in a worker thread reads through and writes back', async () => {
+    const dir = await makeTempDir();
+    const url = nextUrl();
+    const log = join(dir, 'runs.log');
+    const pipeline = await writePipeline(dir, spinPipeline('remote-dir', 100));
+    workers.push(startWorker(url, 'w1', { cwd: dir, log, args: ['--cache', 'worker-cache', '--remote', 'shared', '--plugin', TEST_PLUGIN] }));
+    const r = await runCli(['run', pipeline, '--cache', 'coordinator-cache', '--executor', 'bullmq', '--queue', url, '--remote', 'shared'], { cwd: dir, env });
+    expect(r.exitCode, r.stdout + r.stderr + workers[0].output()).toBe(0);
+    expect(r.stdout).toMatch(/slow \(test-spin\) ran in .* on w1/);
+    const lock = await lockfileOf(pipeline);
+    const hashes = Object.values(lock.points.default.nodes).flatMap((n) => Object.values(n.outputs).map((o) => o.hash));
+    // Every output is on the remote and, fetched, in the coordinator's cache; none of the worker's cache is shared.
+    for (const h of hashes) {
+      expect(statSync(join(dir, 'shared', 'objects', h.slice(0, 2), h.slice(2))).isFile()).toBe(true);
+      expect(statSync(join(dir, 'coordinator-cache', 'objects', h.slice(0, 2), h.slice(2))).isFile()).toBe(true);
+    }
+    expect(await badObjects(join(dir, 'coordinator-cache'))).toEqual([]);
+  }, 120_000);
+
   it('two coordinators sharing one Redis and one cache run each instance once', async () => {
     const dir = await makeTempDir();
     const url = nextUrl();
