@@ -1,11 +1,15 @@
 // The worker pool's settings and messages, without a Redis: queue URLs (credentials never shown),
 // the `executor: {type: bullmq}` section, and the check a worker makes of what it takes off the queue.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { jobIdOf, parseRedisUrl, queueUrl, redactRedisUrl, redisOptions } from '../../src/runtime/execution/bullmq/connection.js';
 import { TASK_MESSAGE_FORMAT, checkTaskMessage, type TaskMessage } from '../../src/runtime/execution/bullmq/message.js';
 import { parseExecutorSpec, resolveExecutor } from '../../src/runtime/execution/executor-config.js';
 import { UsageError } from '../../src/runtime/errors.js';
 import { TerminalReporter } from '../../src/reporters/terminal.js';
+import { readUserConfig } from '../../src/runtime/user-config.js';
+import { removeTemp, tempDir } from '../helpers/temp.js';
 
 const KEY = 'a'.repeat(64);
 
@@ -52,6 +56,17 @@ describe('executor: {type: bullmq}', () => {
     expect(resolveExecutor({ flag: 'bullmq' })).toEqual({ type: 'bullmq' });
     expect(() => parseExecutorSpec({ type: 'bullmq', partition: 'x' }, 'p.yaml')).toThrow(/p\.yaml: unknown bullmq executor setting\(s\) partition/);
     expect(() => parseExecutorSpec({ type: 'bullmq', retries: -1 }, 'p.yaml')).toThrow(/executor\.retries must be a whole number/);
+  });
+
+  it('the user config may name the pool', async () => {
+    const dir = tempDir();
+    try {
+      const path = join(dir, 'config.yaml');
+      writeFileSync(path, 'executor: {type: bullmq, queue: "redis://queue.lab:6379/2", remote: team}\n');
+      expect((await readUserConfig(path)).executor).toEqual({ type: 'bullmq', queue: 'redis://queue.lab:6379/2', remote: 'team' });
+    } finally {
+      removeTemp();
+    }
   });
 });
 
