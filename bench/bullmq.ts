@@ -35,7 +35,7 @@ export async function benchBullmq(opts: BenchOptions): Promise<BenchRow[]> {
   const redis = (await startRedis())!;
   const rows: BenchRow[] = [];
   let db = 0;
-  const env = { ...process.env, SIEVE_BULLMQ_POLL_MS: '200', NO_COLOR: '1' };
+  const env = { ...process.env, NO_COLOR: '1' };
   const time = async (args: string[]): Promise<number> => {
     const t0 = performance.now();
     const r = await execa('node', [cli, ...args], { cwd: opts.workDir, env, reject: false });

@@ -116,6 +116,11 @@ export class BullmqRunner implements Runner {
     for (;;) {
       if (hooks.signal.aborted) throw new Error('interrupted');
       const state = await this.queue.getJobState(jobId);
+      // Still queued (or waiting for a retry): one read per wake-up, nothing more.
+      if (state === 'waiting' || state === 'delayed' || state === 'prioritized') {
+        await this.wait(jobId);
+        continue;
+      }
       const job = state === 'unknown' ? undefined : await Job.fromId<TaskMessage, TaskReply>(this.queue, jobId);
       if (!job) {
         // Gone (a Redis that lost it, another coordinator replacing a failed one): enqueue it again.
