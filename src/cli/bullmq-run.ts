@@ -61,6 +61,9 @@ export async function bullmqRun(p: Plan, local: Store, flags: RunFlags & QueueFl
     backoffMs: envMs('SIEVE_BULLMQ_BACKOFF_MS', 1000), pollMs: envMs('SIEVE_BULLMQ_POLL_MS', 1000),
   });
   try {
+    if ((await runner.workers()) === 0) {
+      process.stderr.write(`${pc.yellow('!')} no worker is connected to queue ${redactRedisUrl(url)} yet: tasks wait until one is (\`sieve worker --queue …\`)\n`);
+    }
     return await runWith(p, store, flags, { jobs, runner });
   } finally {
     await store.close();

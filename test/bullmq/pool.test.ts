@@ -202,15 +202,17 @@ describe.skipIf(why)('worker pool on Redis (BullMQ)', () => {
     const log = join(dir, 'runs.log');
     const cache = join(dir, 'cache');
     const pipeline = await writePipeline(dir, spinPipeline('coordinator', 2000));
-    workers.push(startWorker(url, 'w1', { cwd: dir, log, args: ['--cache', cache, '--plugin', TEST_PLUGIN] }));
+    // Started before any worker: it says so, and its tasks wait in the queue.
     const first = startCli(['run', pipeline, '--cache', cache, '--executor', 'bullmq', '--queue', url], { cwd: dir, env });
+    await sleep(1500);
+    workers.push(startWorker(url, 'w1', { cwd: dir, log, args: ['--cache', cache, '--plugin', TEST_PLUGIN] }));
     const until = Date.now() + 60_000;
     while (!workers[0].output().includes('slow: running')) {
       expect(Date.now() < until).toBe(true);
       await sleep(50);
     }
     first.kill('SIGKILL');
-    await first;
+    expect(String((await first).stderr)).toMatch(/! no worker is connected to queue redis:\/\/\*\*\*@127\.0\.0\.1:\d+\/\d+ yet/);
     // The worker finishes the task the dead coordinator enqueued; the new one waits for that job.
     const r = await runCli(['run', pipeline, '--cache', cache, '--executor', 'bullmq', '--queue', url], { cwd: dir, env });
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);

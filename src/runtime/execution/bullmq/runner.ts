@@ -179,6 +179,11 @@ export class BullmqRunner implements Runner {
     return { outputs: action.outputs, notes: action.notes, action, ...(reply.environment ? { environment: reply.environment } : {}) };
   }
 
+  /** How many workers are connected to the queue now. */
+  workers(): Promise<number> {
+    return this.queue.getWorkersCount();
+  }
+
   async close(): Promise<void> {
     await this.events.close();
     await this.queue.close();
