@@ -18,6 +18,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   results: async () => (await import('./results.js')).benchResults,
   planning: async () => (await import('./planning.js')).benchPlanning,
   slurm: async () => (await import('./slurm.js')).benchSlurm,
+  bullmq: async () => (await import('./bullmq.js')).benchBullmq,
 };
 
 function fmt(v: number | undefined): string {

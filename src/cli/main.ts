@@ -26,6 +26,12 @@ const PLAN_OPTIONS: OptionSpec[] = [
   { name: 'plugin', value: '<module>', repeatable: true, description: 'load node types from a JavaScript module (repeatable)' },
 ];
 
+const QUEUE_OPTIONS: OptionSpec[] = [
+  { name: 'queue', value: '<redis-url>', description: 'bullmq: the task queue, redis://HOST:PORT/DB (default: $SIEVE_REDIS_URL)' },
+  { name: 'remote', value: '<name>', description: 'bullmq: the remote the workers share instead of the cache (name, directory or s3://)' },
+  { name: 'retries', value: '<n>', description: 'bullmq: attempts after a failed one, with backoff (default 2)' },
+];
+
 const JSON_OPTION: OptionSpec = { name: 'json', description: 'machine-readable output' };
 
 type Args = (string | string[] | undefined)[];
@@ -40,7 +46,8 @@ function runSpec(name: 'run' | 'sweep', description: string): CommandSpec {
       { name: 'json', description: 'print one JSON object per event line instead of the live view' },
       { name: 'only', value: '<node>', repeatable: true, description: 'run only this node and its ancestors (repeatable)' },
       { name: 'verbose', short: 'v', description: 'show node logs' },
-      { name: 'executor', value: '<local|slurm>', description: "where nodes run (default: the pipeline's or user config's `executor:`, else local)" },
+      { name: 'executor', value: '<local|slurm|bullmq>', description: "where nodes run (default: the pipeline's or user config's `executor:`, else local)" },
+      ...QUEUE_OPTIONS,
       { name: 'wait', description: 'slurm: follow the jobs and write the lockfile here (default: submit and return)' },
       { name: 'collect', value: '<submission>', description: "a Slurm submission's last job: write the lockfile and results", hidden: true },
     ],
@@ -137,6 +144,22 @@ export function programSpec(): ProgramSpec {
       name: 'gc', args: ['[lockfiles...]'], description: 'remove objects that no run record or lockfile refers to',
       options: [CACHE_OPTION, { name: 'dry-run', description: 'only report what would be removed' }],
       action: async (args, flags) => (await storeCommands()).gcCommand(args[0] as string[], flags as CacheFlags & { dryRun?: boolean }),
+    },
+    {
+      name: 'worker', args: [], description: 'process tasks from a BullMQ queue on Redis (a worker of `sieve run --executor bullmq`)',
+      options: [
+        { name: 'queue', value: '<redis-url>', description: 'the task queue, redis://[user:password@]HOST:PORT/DB (default: $SIEVE_REDIS_URL)' },
+        { name: 'concurrency', short: 'c', value: '<n>', description: 'tasks run at once (default 1)' },
+        { name: 'cache', value: '<dir>', description: "this worker's cache (default: $SIEVE_CACHE, else artifacts/ at the working directory's project root)" },
+        { name: 'remote', value: '<name>', description: 'read inputs from and push outputs to this remote (workers that share no filesystem)' },
+        { name: 'plugin', value: '<module>', repeatable: true, description: 'also run node types from this JavaScript module (repeatable)' },
+        { name: 'allow-command', description: 'run `command` nodes (refused by default)' },
+        { name: 'lock-ms', value: '<ms>', description: "a task's lock time: a dead worker's task moves to another after it (default 30000)" },
+        { name: 'name', value: '<name>', description: 'how progress views name this worker (default host:pid)' },
+      ],
+      action: async (_args, flags) => {
+        process.exitCode = await (await import('./worker-command.js')).workerCommand(flags as import('./worker-command.js').WorkerFlags);
+      },
     },
     {
       name: 'exec-task', args: ['<task>'], description: 'run one node instance from a task description file (what a cluster job runs)',

@@ -29,6 +29,8 @@ export async function runCommand(pipeline: string | undefined, flags: RunFlags, 
     user: (await readUserConfig()).executor,
   });
   if (executor.type === 'slurm') return (await import('./slurm-run.js')).slurmRun(p, store, flags, executor);
+  if (executor.type === 'bullmq') return (await import('./bullmq-run.js')).bullmqRun(p, store, flags, executor, jobs);
+  if (flags.queue || flags.remote || flags.retries) throw new UsageError('--queue, --remote and --retries are options of --executor bullmq');
   if (flags.wait || flags.collect) throw new UsageError('--wait is an option of --executor slurm');
   return runWith(p, store, flags, { jobs });
 }

@@ -4,6 +4,7 @@ import pc from 'picocolors';
 import { JsonReporter } from '../reporters/json.js';
 import { TerminalReporter } from '../reporters/terminal.js';
 import type { NodeRecord, RunListener } from '../runtime/execution/events.js';
+import { redactRedisUrl } from '../runtime/execution/bullmq/connection.js';
 import { execute } from '../runtime/execution/executor.js';
 import type { Runner } from '../runtime/execution/runner.js';
 import type { Plan } from '../runtime/planning/plan-types.js';
@@ -29,6 +30,10 @@ export interface RunFlags extends PlanFlags, CacheFlags {
   wait?: boolean;
   /** The last job of a Slurm submission: follow that submission's jobs (all ended) and write the lockfile. */
   collect?: string;
+  /** --executor bullmq: the queue, the workers' remote, retries. */
+  queue?: string;
+  remote?: string;
+  retries?: string;
 }
 
 async function metricsTables(p: Plan, store: Store, lock: Lockfile): Promise<string[]> {
@@ -85,7 +90,8 @@ export async function runWith(p: Plan, store: Store, flags: RunFlags, opts: { jo
           pointCount: p.points.length,
         }),
     lockWriter,
-    new RunRecordWriter(p, store, lockPath, process.argv.slice(2)),
+    // A queue URL's credentials never reach the run record.
+    new RunRecordWriter(p, store, lockPath, process.argv.slice(2).map(redactRedisUrl)),
   ];
   const result = await execute(p, { store, jobs: opts.jobs, listeners, targets: flags.only, runner: opts.runner });
   // The lockfile this run wrote (or left as it was), rather than read again.

@@ -20,6 +20,8 @@ interface LineState {
   firstDone?: number;
   ms?: number;
   message?: string;
+  /** The queue worker that runs (ran) it. */
+  where?: string;
   /** Non-TTY: when its last line (start or heartbeat) was printed. */
   lastLine?: number;
 }
@@ -158,11 +160,11 @@ export class TerminalReporter implements RunListener {
       case 'waiting':
         return [pc.dim('·'), ` ${pc.dim('waiting')}`];
       case 'running':
-        return [pc.cyan(SPINNER[this.frame % SPINNER.length]), ` ${this.progressText(s, now, 20)}`];
+        return [pc.cyan(SPINNER[this.frame % SPINNER.length]), ` ${this.progressText(s, now, 20)}${s.where ? pc.dim(` on ${s.where}`) : ''}`];
       case 'cached':
         return [pc.green('✓'), ` ${pc.dim('cached')}`];
       case 'ran':
-        return [pc.green('✓'), ` ${pc.dim(`ran in ${formatMs(s.ms ?? 0)}`)}`];
+        return [pc.green('✓'), ` ${pc.dim(`ran in ${formatMs(s.ms ?? 0)}${s.where ? ` on ${s.where}` : ''}`)}`];
       case 'failed':
         return [pc.red('✗'), ` ${pc.red(`failed: ${firstLine(s.message)}`)}`];
       case 'skipped':
@@ -246,6 +248,13 @@ export class TerminalReporter implements RunListener {
           s.firstAt = nowMs();
           s.firstDone = e.done;
         }
+        return;
+      }
+      case 'node-where': {
+        const s = this.lines.get(e.node.instanceId);
+        if (!s || s.where === e.where) return;
+        s.where = e.where;
+        if (!this.update && s.status === 'running') this.opts.out.write(`  ${this.label(e.node)} ${pc.dim(`on ${e.where}`)}\n`);
         return;
       }
       case 'node-log':

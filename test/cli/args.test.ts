@@ -79,7 +79,7 @@ describe('runProgram', () => {
 
   it("sieve's own commands all have distinct option names and a description", () => {
     const spec = programSpec();
-    expect(spec.commands.map((c) => c.name)).toEqual(['run', 'sweep', 'status', 'dag', 'show', 'results', 'runs', 'report', 'logs', 'types', 'verify', 'push', 'pull', 'export', 'import', 'audit', 'gc', 'exec-task']);
+    expect(spec.commands.map((c) => c.name)).toEqual(['run', 'sweep', 'status', 'dag', 'show', 'results', 'runs', 'report', 'logs', 'types', 'verify', 'push', 'pull', 'export', 'import', 'audit', 'gc', 'worker', 'exec-task']);
     for (const c of spec.commands) {
       const names = c.options.map((o) => o.name);
       expect(new Set(names).size, `${c.name}: ${names.join(', ')}`).toBe(names.length);

@@ -32,6 +32,8 @@ export interface TaskHooks {
   progress(done: number, total: number | undefined, unit: string | undefined): void;
   log(message: string): void;
   signal: AbortSignal;
+  /** Where it runs, when that is another machine (a queue worker's name). */
+  where?(worker: string): void;
 }
 
 /** An output the node declared but did not return, or returned but did not declare. */
