@@ -3,7 +3,7 @@
 // instances that are identical across grid points.
 import { dirname } from 'node:path';
 import { ValidationError, type Diagnostic } from '../errors.js';
-import { hashJson } from '../keys/hash.js';
+import { canonicalJson, hashJson } from '../keys/hash.js';
 import { portsFor, type InputPort, type OutputPort, type Ports } from '../types/node-type.js';
 import { findCycle, topologicalOrder } from './dag.js';
 import {
@@ -123,17 +123,18 @@ export async function planFromText(path: string, text: string, options: PlanOpti
       replacedAxes.push(`-p ${a.path}=${pointValue(a.value)} replaces the ${kind} axis ${a.path} (${values.map(pointValue).join(', ')})`);
     }
   }
-  const pointOverrides = overrides.filter((a) => !axisOverrides.has(a.path));
+  // The other `-p` assignments come first in every point (the last one of a path wins, by path).
+  const fixed = [...new Map(overrides.filter((a) => !axisOverrides.has(a.path)).map((a) => [a.path, a])).values()]
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   let points: GridPoint[];
   try {
-    points = expandSweep(axes, { grid: 'sweep.grid', zip: 'sweep.zip' });
     // Axes from --grid/--zip are located on the command line, not in the file's sweep section.
     const flagOf = new Map<string, string>();
     for (const kind of ['grid', 'zip'] as const) for (const f of options[kind] ?? []) flagOf.set(f.split('=')[0].trim(), `--${kind} ${f}`);
-    if (flagOf.size > 0) {
-      points = points.map((pt) => ({ ...pt, assignments: pt.assignments.map((a) => (flagOf.has(a.path) ? { ...a, origin: flagOf.get(a.path)! } : a)) }));
-    }
-    points = points.map((pt) => withOverrides(pt, pointOverrides, axisOverrides));
+    points = expandSweep(axes, {
+      grid: 'sweep.grid', zip: 'sweep.zip', prefix: fixed,
+      originOf: (p) => axisOverrides.get(p)?.origin ?? flagOf.get(p),
+    });
   } catch (e) {
     // Point at the flags when the axes came from the command line, else at the file's sweep section.
     const fromCli = (options.grid?.length ?? 0) + (options.zip?.length ?? 0) > 0;
@@ -142,7 +143,7 @@ export async function planFromText(path: string, text: string, options: PlanOpti
         ? { file: CLI, line: 0, column: 0, field: '--grid/--zip', message: (e as Error).message }
         : source.diagnostic(['sweep'], (e as Error).message, 'key'),
     );
-    points = [withOverrides({ index: 0, id: 'default', assignments: [] }, pointOverrides, axisOverrides)];
+    points = [{ index: 0, id: pointId(fixed), assignments: fixed }];
   }
 
   const pipelineSeed = typeof raw.seed === 'number' ? raw.seed : 0;
@@ -173,9 +174,10 @@ export async function planFromText(path: string, text: string, options: PlanOpti
     canon?: number;
     /** What is wrong with it, reported for every point that uses it. */
     problems: Diagnostic[];
+    /** Its ports, numbered by content (see portsId). */
+    portsId?: number;
   }
   const resolutions = decls.map(() => new Map<string, Resolution>());
-  const resolutionBySignature = decls.map(() => new Map<string, Resolution>());
   let nextResolution = 0;
   const resolve = (di: number, assignments: readonly Assignment[], seedForAll: number): Resolution => {
     const d = decls[di];
@@ -234,46 +236,86 @@ export async function planFromText(path: string, text: string, options: PlanOpti
   // which declaration is found once, and a point's values are told apart by small numbers.
   const template = points[0].assignments;
   const positions = decls.map((d) => template.flatMap((a, k) => (a.path === 'seed' || a.path.split('.')[0] === d.id ? [k] : [])));
-  const valueIds = template.map(() => new Map<unknown, number>());
-  const valueId = (k: number, v: Json): number => {
-    let id = valueIds[k].get(v);
-    if (id === undefined) valueIds[k].set(v, (id = valueIds[k].size));
-    return id;
+  const radix: number[] = [];
+  const valueIdAt = template.map((_a, k) => {
+    const ids = new Int32Array(points.length);
+    const seen = new Map<unknown, number>();
+    for (let pi = 0; pi < points.length; pi++) {
+      const v = points[pi].assignments[k].value;
+      let id = seen.get(v);
+      if (id === undefined) seen.set(v, (id = seen.size));
+      ids[pi] = id;
+    }
+    radix[k] = seen.size;
+    return ids;
+  });
+  // A declaration's signature at a point: the ids of the values that reach it, as one number
+  // (mixed radix) when that is exact, else as text.
+  const numericSignature = positions.map((ks) => ks.reduce((n, k) => n * radix[k], 1) <= Number.MAX_SAFE_INTEGER);
+  const signatureAt = (di: number, pi: number): number | string => {
+    const ks = positions[di];
+    if (!numericSignature[di]) return ks.map((k) => valueIdAt[k][pi]).join(',');
+    let n = 0;
+    for (let j = 0; j < ks.length; j++) n = n * radix[ks[j]] + valueIdAt[ks[j]][pi];
+    return n;
   };
-  const inputsChecked = new Set<string>();
+  const resolutionBySignature = decls.map(() => new Map<number | string, Resolution>());
+  // Inputs are checked once per distinct set of ports (the node's and its upstream nodes'); their
+  // problems are reported at every point with that set.
+  const portsIds = new Map<string, number>();
+  const portsId = (r: Resolution): number => {
+    if (r.portsId === undefined) {
+      const text = r.ports ? canonicalJson(r.ports as unknown as Record<string, unknown>) : '';
+      let id = portsIds.get(text);
+      if (id === undefined) portsIds.set(text, (id = portsIds.size));
+      r.portsId = id;
+    }
+    return r.portsId;
+  };
+  const inputProblems = new Map<string, Diagnostic[]>();
+  const lastInputProblems: Diagnostic[][] = decls.map(() => []);
   /** For each declaration, the resolution at each point. */
   const resolved: Resolution[][] = decls.map(() => new Array<Resolution>(points.length));
-  for (const [pi, point] of points.entries()) {
+  for (let pi = 0; pi < points.length; pi++) {
+    const point = points[pi];
     current = point.id;
-    let assignments: readonly Assignment[] | undefined;
-    let seedForAll = pipelineSeed;
-    for (const [di] of decls.entries()) {
-      if (pi > 0 && positions[di].length === 0) {
-        resolved[di][pi] = resolved[di][0]; // nothing the sweep assigns reaches it
-        resolved[di][pi].problems.forEach(pushOnce);
-        continue;
-      }
-      const signature = positions[di].map((k) => valueId(k, point.assignments[k].value)).join(',');
-      let r = resolutionBySignature[di].get(signature);
-      if (r === undefined) {
-        if (!assignments) {
-          assignments = point.assignments; // -p overrides included (withOverrides)
-          for (const a of assignments) if (a.path === 'seed') seedForAll = Number(a.value);
+    let seedForAll: number | undefined;
+    for (let di = 0; di < decls.length; di++) {
+      let r: Resolution | undefined;
+      if (pi > 0 && positions[di].length === 0) r = resolved[di][0]; // nothing the sweep assigns reaches it
+      else {
+        const signature = signatureAt(di, pi);
+        r = resolutionBySignature[di].get(signature);
+        if (r === undefined) {
+          if (seedForAll === undefined) {
+            seedForAll = pipelineSeed;
+            for (const a of point.assignments) if (a.path === 'seed') seedForAll = Number(a.value); // -p overrides included
+          }
+          r = resolve(di, point.assignments, seedForAll);
+          resolutionBySignature[di].set(signature, r);
         }
-        r = resolve(di, assignments, seedForAll);
-        resolutionBySignature[di].set(signature, r);
       }
       resolved[di][pi] = r;
-      r.problems.forEach(pushOnce);
+      for (const problem of r.problems) pushOnce(problem);
     }
-    for (const [di, d] of decls.entries()) {
-      if (pi > 0 && resolved[di][pi] === resolved[di][pi - 1] && upstreamOf[di].every((u) => resolved[u][pi] === resolved[u][pi - 1])) continue;
-      const key = `${di}:${resolved[di][pi].id}:${upstreamOf[di].map((u) => resolved[u][pi].id).join(',')}`;
-      if (inputsChecked.has(key)) continue;
-      inputsChecked.add(key);
-      const ports = new Map<string, Ports>();
-      for (const i of [di, ...upstreamOf[di]]) if (resolved[i][pi].ports) ports.set(decls[i].id, resolved[i][pi].ports!);
-      checkInputs(d, ports, knownIds, source, pushOnce);
+    for (let di = 0; di < decls.length; di++) {
+      const ups = upstreamOf[di];
+      let same = pi > 0 && portsId(resolved[di][pi]) === portsId(resolved[di][pi - 1]);
+      for (let j = 0; same && j < ups.length; j++) same = portsId(resolved[ups[j]][pi]) === portsId(resolved[ups[j]][pi - 1]);
+      if (!same) {
+        let key = `${di}:${portsId(resolved[di][pi])}`;
+        for (const u of ups) key += `,${portsId(resolved[u][pi])}`;
+        let problems = inputProblems.get(key);
+        if (problems === undefined) {
+          const ports = new Map<string, Ports>();
+          for (const i of [di, ...ups]) if (resolved[i][pi].ports) ports.set(decls[i].id, resolved[i][pi].ports!);
+          const seen: Diagnostic[] = [];
+          checkInputs(decls[di], ports, knownIds, source, (x) => seen.push(x));
+          inputProblems.set(key, (problems = seen));
+        }
+        lastInputProblems[di] = problems;
+      }
+      for (const problem of lastInputProblems[di]) pushOnce(problem);
     }
   }
   for (const { d, points: where } of found.values()) {
@@ -291,68 +333,106 @@ export async function planFromText(path: string, text: string, options: PlanOpti
 
   // Instances: declaration by declaration in a topological order, point by point, so instances are
   // made in the order the executor wants (node position, then first point) and each one's points
-  // come in ascending order. Identity: the resolution and the instances the inputs come from.
+  // come in ascending order. Identity: the resolution and the instances the inputs come from, as
+  // one number (mixed radix over the counts of those) when that is exact, else as text.
   const order = topologicalOrder(decls.map((d) => d.id), { upstream: edges })!.map((id) => declIndex.get(id)!);
   const ordered = new Map<string, PlannedNode>();
+  /** For each declaration, the number (in `instances`) of its instance at each point. */
   const instanceOf: Int32Array[] = decls.map(() => new Int32Array(points.length));
+  /** For each declaration, the number of its first instance and how many it has. */
+  const firstInstance = new Int32Array(decls.length);
+  const instanceCount = new Int32Array(decls.length);
   const instances: PlannedNode[] = [];
+  const noPoints: number[] = [];
   for (const di of order) {
     const d = decls[di];
     const reg = registry.get(d.type)!;
-    const refs = Object.entries(d.inputs).map(([port, ref]) => ({ port, from: String(ref).split('.')[0], ref: String(ref), ports: new Map<Ports | undefined, string>(), edges: [] as InputEdge[] }));
+    const refs = Object.entries(d.inputs).map(([port, ref]) => ({ port, from: String(ref).split('.')[0], ref: String(ref), ports: new Map<Ports | undefined, string>(), edges: new Map<number, InputEdge>() }));
     const fromIndex = refs.map((x) => declIndex.get(x.from)!);
+    const ups = upstreamOf[di];
+    const mine = instanceOf[di];
+    const first = instances.length;
+    firstInstance[di] = first;
     // Resolutions with equal content (a swept value equal to the default, say) are one.
     const canonical = new Map<string, number>();
     const canonOf = (r: Resolution): number => {
       if (r.canon === undefined) {
         const h = hashJson({ type: d.type, version: reg.node.version, params: r.params, seed: r.seed });
-        if (!canonical.has(h)) canonical.set(h, r.id);
-        r.canon = canonical.get(h)!;
+        let c = canonical.get(h);
+        if (c === undefined) canonical.set(h, (c = canonical.size));
+        r.canon = c;
       }
       return r.canon;
     };
-    const byIdentity = new Map<string, number>();
+    const numeric = ups.reduce((n, u) => n * instanceCount[u], resolutions[di].size) <= Number.MAX_SAFE_INTEGER;
+    const byIdentity = new Map<number | string, number>();
+    // Instances fed by the same upstream instances share their (read-only) inputs object.
+    const inputsByUpstream = new Map<number | string, Record<string, InputEdge>>();
+    const counts: number[] = [];
     for (let pi = 0; pi < points.length; pi++) {
       const r = resolved[di][pi];
       // The same resolution fed by the same instances as at the previous point: the same instance.
-      if (pi > 0 && r === resolved[di][pi - 1] && fromIndex.every((u) => instanceOf[u][pi] === instanceOf[u][pi - 1])) {
-        const same = instanceOf[di][pi - 1];
-        instanceOf[di][pi] = same;
-        instances[same].points.push(points[pi].index);
+      let same = pi > 0 && r === resolved[di][pi - 1];
+      for (let j = 0; same && j < ups.length; j++) same = instanceOf[ups[j]][pi] === instanceOf[ups[j]][pi - 1];
+      if (same) {
+        const num = (mine[pi] = mine[pi - 1]);
+        counts[num - first]++;
         continue;
       }
-      let identity = String(canonOf(r));
-      for (const u of fromIndex) identity += `,${instanceOf[u][pi]}`;
+      let upstream: number | string = 0;
+      if (numeric) for (const u of ups) upstream = upstream * instanceCount[u] + (instanceOf[u][pi] - firstInstance[u]);
+      else for (const u of ups) upstream = `${upstream},${instanceOf[u][pi]}`;
+      const canon = canonOf(r);
+      const identity = numeric ? (upstream as number) * resolutions[di].size + canon : `${canon}:${upstream}`;
       let num = byIdentity.get(identity);
       if (num === undefined) {
-        const inputs: Record<string, InputEdge> = {};
-        for (const [i, x] of refs.entries()) {
-          const upstream = instanceOf[fromIndex[i]][pi];
-          let edge = x.edges[upstream];
-          if (edge === undefined) {
-            const producer = resolved[fromIndex[i]][pi].ports;
-            let fromPort = x.ports.get(producer);
-            if (fromPort === undefined) x.ports.set(producer, (fromPort = parseRef(x.ref, producer)[1]!));
-            x.edges[upstream] = edge = { instanceId: instances[upstream].instanceId, nodeId: x.from, port: fromPort };
+        let inputs = inputsByUpstream.get(upstream);
+        if (inputs === undefined) {
+          inputs = {};
+          for (let i = 0; i < refs.length; i++) {
+            const x = refs[i];
+            const from = instanceOf[fromIndex[i]][pi];
+            let edge = x.edges.get(from);
+            if (edge === undefined) {
+              const producer = resolved[fromIndex[i]][pi].ports;
+              let fromPort = x.ports.get(producer);
+              if (fromPort === undefined) x.ports.set(producer, (fromPort = parseRef(x.ref, producer)[1]!));
+              x.edges.set(from, (edge = { instanceId: instances[from].instanceId, nodeId: x.from, port: fromPort }));
+            }
+            inputs[x.port] = edge; // shared by every instance fed by that one (a plan is read-only)
           }
-          inputs[x.port] = edge; // shared by every instance fed by that one (a plan is read-only)
+          inputsByUpstream.set(upstream, inputs);
         }
         num = instances.length;
         // Unique in the plan: the node id and the count of its instances before this one.
-        const instanceId = `${d.id}#${byIdentity.size}`;
-        const node: PlannedNode = {
-          instanceId, nodeId: d.id, typeName: d.type, registered: reg, params: r.params, seed: r.seed, inputs, ports: r.ports!, points: [],
-          ...(d.resources ? { resources: d.resources } : {}),
-        };
+        const instanceId = `${d.id}#${num - first}`;
+        const node: PlannedNode = { instanceId, nodeId: d.id, typeName: d.type, registered: reg, params: r.params, seed: r.seed, inputs, ports: r.ports!, points: noPoints };
+        if (d.resources) node.resources = d.resources;
         instances.push(node);
         ordered.set(instanceId, node);
         byIdentity.set(identity, num);
+        counts.push(0);
       }
-      instanceOf[di][pi] = num;
-      instances[num].points.push(points[pi].index);
+      mine[pi] = num;
+      counts[num - first]++;
+    }
+    instanceCount[di] = counts.length;
+    // Each instance's points, in arrays of their exact size.
+    for (let j = 0; j < counts.length; j++) instances[first + j].points = counts[j] <= 4096 ? new Array<number>(counts[j]) : [];
+    const filled = new Int32Array(counts.length);
+    for (let pi = 0; pi < points.length; pi++) {
+      const j = mine[pi] - first;
+      const at = instances[mine[pi]].points;
+      if (counts[j] <= 4096) at[filled[j]++] = points[pi].index;
+      else at.push(points[pi].index);
     }
   }
-  const pointNodes = points.map((_p, pi) => new Map(order.map((di) => [decls[di].id, instances[instanceOf[di][pi]].instanceId])));
+  const pointNodes = new Array<Map<string, string>>(points.length);
+  for (let pi = 0; pi < points.length; pi++) {
+    const m = new Map<string, string>();
+    for (const di of order) m.set(decls[di].id, instances[instanceOf[di][pi]].instanceId);
+    pointNodes[pi] = m;
+  }
 
   const file: PipelineFile = {
     path,
@@ -371,14 +451,6 @@ export async function planFromText(path: string, text: string, options: PlanOpti
     file, points, nodes: ordered, pointNodes, registry, plugins,
     sweptPaths: [...Object.keys(axes.grid), ...Object.keys(axes.zip)],
   };
-}
-
-/** A sweep point with the command line's `-p` assignments: axis replacements in place, the others first (by path). */
-function withOverrides(pt: GridPoint, others: readonly Assignment[], axisOverrides: ReadonlyMap<string, Assignment>): GridPoint {
-  const last = new Map(others.map((a) => [a.path, a]));
-  const fixed = [...last.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const assignments = [...fixed, ...pt.assignments.map((a) => (axisOverrides.has(a.path) ? { ...a, origin: axisOverrides.get(a.path)!.origin } : a))];
-  return { index: pt.index, id: pointId(assignments), assignments };
 }
 
 /** A value as text that tells apart what JSON would merge (NaN, ±Infinity and null). */
