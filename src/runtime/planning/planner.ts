@@ -11,13 +11,14 @@ import {
   type Assignment, type GridPoint, type SweepAxes,
 } from './params.js';
 import type { Json } from '../tensor.js';
-import type { PluginError } from '../types/registry.js';
+import type { PluginError, RegisteredNode } from '../types/registry.js';
 import type { ResourceHints } from '../types/resources.js';
 import { NODE_ID_PATTERN, pipelineDocumentSchema } from './pipeline-schema.js';
 import type { InputEdge, LoadedPlugin, NodeDecl, PipelineFile, Plan, PlannedNode, PlanOptions } from './plan-types.js';
 import { SchemaValidator, yamlNumber, type Locate } from './schema.js';
 import { SourceDocument, type FieldPath } from './source.js';
 import { suggest } from './suggest.js';
+import { TupleTable } from './tuple-table.js';
 
 interface RawNode {
   type?: unknown;
@@ -165,18 +166,6 @@ export async function planFromText(path: string, text: string, options: PlanOpti
     found.set(id, entry);
     entry.points.add(current);
   };
-  interface Resolution {
-    id: number;
-    params: Record<string, Json>;
-    seed: number;
-    ports?: Ports;
-    /** The first resolution with the same type, version, params and seed (see canonOf). */
-    canon?: number;
-    /** What is wrong with it, reported for every point that uses it. */
-    problems: Diagnostic[];
-    /** Its ports, numbered by content (see portsId). */
-    portsId?: number;
-  }
   const resolutions = decls.map(() => new Map<string, Resolution>());
   let nextResolution = 0;
   const resolve = (di: number, assignments: readonly Assignment[], seedForAll: number): Resolution => {
@@ -232,92 +221,22 @@ export async function planFromText(path: string, text: string, options: PlanOpti
   };
   const declIndex = new Map(decls.map((d, i) => [d.id, i]));
   const upstreamOf = decls.map((d) => [...new Set(Object.values(d.inputs).map((ref) => declIndex.get(String(ref).split('.')[0])).filter((i): i is number => i !== undefined))]);
-  // Every point assigns the same paths in the same order (expandSweep): which positions reach
-  // which declaration is found once, and a point's values are told apart by small numbers.
-  const template = points[0].assignments;
-  const positions = decls.map((d) => template.flatMap((a, k) => (a.path === 'seed' || a.path.split('.')[0] === d.id ? [k] : [])));
-  const radix: number[] = [];
-  const valueIdAt = template.map((_a, k) => {
-    const ids = new Int32Array(points.length);
-    const seen = new Map<unknown, number>();
-    for (let pi = 0; pi < points.length; pi++) {
-      const v = points[pi].assignments[k].value;
-      let id = seen.get(v);
-      if (id === undefined) seen.set(v, (id = seen.size));
-      ids[pi] = id;
-    }
-    radix[k] = seen.size;
-    return ids;
+  const resolved = resolveAtPoints(decls, points, upstreamOf, {
+    resolve: (di, assignments) => {
+      let seedForAll = pipelineSeed;
+      for (const a of assignments) if (a.path === 'seed') seedForAll = Number(a.value); // -p overrides included
+      return resolve(di, assignments, seedForAll);
+    },
+    checkInputs: (di, ports) => {
+      const problems: Diagnostic[] = [];
+      checkInputs(decls[di], ports, knownIds, source, (x) => problems.push(x));
+      return problems;
+    },
+    report: (problem, pointId) => {
+      current = pointId;
+      pushOnce(problem);
+    },
   });
-  // A declaration's signature at a point: the ids of the values that reach it, as one number
-  // (mixed radix) when that is exact, else as text.
-  const numericSignature = positions.map((ks) => ks.reduce((n, k) => n * radix[k], 1) <= Number.MAX_SAFE_INTEGER);
-  const signatureAt = (di: number, pi: number): number | string => {
-    const ks = positions[di];
-    if (!numericSignature[di]) return ks.map((k) => valueIdAt[k][pi]).join(',');
-    let n = 0;
-    for (let j = 0; j < ks.length; j++) n = n * radix[ks[j]] + valueIdAt[ks[j]][pi];
-    return n;
-  };
-  const resolutionBySignature = decls.map(() => new Map<number | string, Resolution>());
-  // Inputs are checked once per distinct set of ports (the node's and its upstream nodes'); their
-  // problems are reported at every point with that set.
-  const portsIds = new Map<string, number>();
-  const portsId = (r: Resolution): number => {
-    if (r.portsId === undefined) {
-      const text = r.ports ? canonicalJson(r.ports as unknown as Record<string, unknown>) : '';
-      let id = portsIds.get(text);
-      if (id === undefined) portsIds.set(text, (id = portsIds.size));
-      r.portsId = id;
-    }
-    return r.portsId;
-  };
-  const inputProblems = new Map<string, Diagnostic[]>();
-  const lastInputProblems: Diagnostic[][] = decls.map(() => []);
-  /** For each declaration, the resolution at each point. */
-  const resolved: Resolution[][] = decls.map(() => new Array<Resolution>(points.length));
-  for (let pi = 0; pi < points.length; pi++) {
-    const point = points[pi];
-    current = point.id;
-    let seedForAll: number | undefined;
-    for (let di = 0; di < decls.length; di++) {
-      let r: Resolution | undefined;
-      if (pi > 0 && positions[di].length === 0) r = resolved[di][0]; // nothing the sweep assigns reaches it
-      else {
-        const signature = signatureAt(di, pi);
-        r = resolutionBySignature[di].get(signature);
-        if (r === undefined) {
-          if (seedForAll === undefined) {
-            seedForAll = pipelineSeed;
-            for (const a of point.assignments) if (a.path === 'seed') seedForAll = Number(a.value); // -p overrides included
-          }
-          r = resolve(di, point.assignments, seedForAll);
-          resolutionBySignature[di].set(signature, r);
-        }
-      }
-      resolved[di][pi] = r;
-      for (const problem of r.problems) pushOnce(problem);
-    }
-    for (let di = 0; di < decls.length; di++) {
-      const ups = upstreamOf[di];
-      let same = pi > 0 && portsId(resolved[di][pi]) === portsId(resolved[di][pi - 1]);
-      for (let j = 0; same && j < ups.length; j++) same = portsId(resolved[ups[j]][pi]) === portsId(resolved[ups[j]][pi - 1]);
-      if (!same) {
-        let key = `${di}:${portsId(resolved[di][pi])}`;
-        for (const u of ups) key += `,${portsId(resolved[u][pi])}`;
-        let problems = inputProblems.get(key);
-        if (problems === undefined) {
-          const ports = new Map<string, Ports>();
-          for (const i of [di, ...ups]) if (resolved[i][pi].ports) ports.set(decls[i].id, resolved[i][pi].ports!);
-          const seen: Diagnostic[] = [];
-          checkInputs(decls[di], ports, knownIds, source, (x) => seen.push(x));
-          inputProblems.set(key, (problems = seen));
-        }
-        lastInputProblems[di] = problems;
-      }
-      for (const problem of lastInputProblems[di]) pushOnce(problem);
-    }
-  }
   for (const { d, points: where } of found.values()) {
     const at = [...where];
     if (at.length === points.length) diags.push(d);
@@ -331,12 +250,152 @@ export async function planFromText(path: string, text: string, options: PlanOpti
     throw new ValidationError(diags);
   }
 
-  // Instances: declaration by declaration in a topological order, point by point, so instances are
-  // made in the order the executor wants (node position, then first point) and each one's points
-  // come in ascending order. Identity: the resolution and the instances the inputs come from, as
-  // one number (mixed radix over the counts of those) when that is exact, else as text.
   const order = topologicalOrder(decls.map((d) => d.id), { upstream: edges })!.map((id) => declIndex.get(id)!);
-  const ordered = new Map<string, PlannedNode>();
+  const { nodes, pointNodes } = makeInstances(decls, order, points, resolved, {
+    upstreamOf, declIndex,
+    registered: decls.map((d) => registry.get(d.type)!),
+  });
+  const file: PipelineFile = {
+    path,
+    baseDir,
+    name: typeof raw.name === 'string' ? raw.name : 'pipeline',
+    seed: pipelineSeed,
+    cache: typeof raw.cache === 'string' ? raw.cache : undefined,
+    jobs: typeof raw.jobs === 'number' ? raw.jobs : undefined,
+    remote: isPlainObject(raw.remote) ? (raw.remote as Record<string, Json>) : undefined,
+    executor: isPlainObject(raw.executor) ? (raw.executor as Record<string, Json>) : undefined,
+    nodes: decls,
+    sweep: axes,
+    ...(replacedAxes.length > 0 ? { notes: replacedAxes } : {}),
+  };
+  return {
+    file, points, nodes, pointNodes, registry, plugins,
+    sweptPaths: [...Object.keys(axes.grid), ...Object.keys(axes.zip)],
+  };
+}
+
+/** A node's params and ports at some points (its declaration with the assignments that reach it). */
+interface Resolution {
+  id: number;
+  params: Record<string, Json>;
+  seed: number;
+  ports?: Ports;
+  /** What is wrong with it, reported for every point that uses it. */
+  problems: Diagnostic[];
+  /** Its number among the node's resolutions with distinct type, version, params and seed (see makeInstances). */
+  canon?: number;
+  /** Its ports, numbered by content (see resolveAtPoints). */
+  portsId?: number;
+}
+
+/**
+ * For each declaration, its resolution at each point. A declaration's resolution depends only on
+ * the assignments that reach it, so `resolve` is called once per distinct set of their values (a
+ * grid of 10^5 points validates each node a handful of times, not 10^5 times), and inputs are
+ * checked once per distinct set of ports (the node's and its upstream nodes'). Every problem is
+ * reported at every point that has it.
+ */
+function resolveAtPoints(
+  decls: readonly NodeDecl[],
+  points: readonly GridPoint[],
+  upstreamOf: readonly number[][],
+  how: {
+    resolve: (di: number, assignments: readonly Assignment[]) => Resolution;
+    checkInputs: (di: number, ports: Map<string, Ports>) => Diagnostic[];
+    report: (problem: Diagnostic, pointId: string) => void;
+  },
+): Resolution[][] {
+  // Every point assigns the same paths in the same order (expandSweep): which positions reach
+  // which declaration is found once, and a point's values are numbered per position.
+  const template = points[0].assignments;
+  const positions = decls.map((d) => template.flatMap((a, k) => (a.path === 'seed' || a.path.split('.')[0] === d.id ? [k] : [])));
+  const valueIdAt = template.map((_a, k) => {
+    const ids = new Int32Array(points.length);
+    const seen = new Map<unknown, number>();
+    for (let pi = 0; pi < points.length; pi++) {
+      const v = points[pi].assignments[k].value;
+      let id = seen.get(v);
+      if (id === undefined) seen.set(v, (id = seen.size));
+      ids[pi] = id;
+    }
+    return ids;
+  });
+  // A declaration's signature at a point: the numbers of the values that reach it.
+  const bySignature = positions.map((ks) => new TupleTable(ks.length, 64));
+  const resolutionsOf: Resolution[][] = decls.map(() => []);
+  const signature = new Int32Array(template.length);
+  // Ports numbered by content, so that inputs are checked once per distinct set of them.
+  const portsIds = new Map<string, number>();
+  const portsId = (r: Resolution): number => {
+    if (r.portsId === undefined) {
+      const text = r.ports ? canonicalJson(r.ports as unknown as Record<string, unknown>) : '';
+      let id = portsIds.get(text);
+      if (id === undefined) portsIds.set(text, (id = portsIds.size));
+      r.portsId = id;
+    }
+    return r.portsId;
+  };
+  const inputProblems = new Map<string, Diagnostic[]>();
+  const lastInputProblems: Diagnostic[][] = decls.map(() => []);
+  const resolved: Resolution[][] = decls.map(() => new Array<Resolution>(points.length));
+  for (let pi = 0; pi < points.length; pi++) {
+    const point = points[pi];
+    for (let di = 0; di < decls.length; di++) {
+      const ks = positions[di];
+      let r: Resolution;
+      if (pi > 0 && ks.length === 0) r = resolved[di][0]; // nothing the sweep assigns reaches it
+      else {
+        for (let j = 0; j < ks.length; j++) signature[j] = valueIdAt[ks[j]][pi];
+        const n = bySignature[di].find(signature);
+        if (n >= 0) r = resolutionsOf[di][n];
+        else {
+          r = how.resolve(di, point.assignments);
+          resolutionsOf[di][bySignature[di].add(signature)] = r;
+        }
+      }
+      resolved[di][pi] = r;
+      for (const problem of r.problems) how.report(problem, point.id);
+    }
+    for (let di = 0; di < decls.length; di++) {
+      const ups = upstreamOf[di];
+      let same = pi > 0 && portsId(resolved[di][pi]) === portsId(resolved[di][pi - 1]);
+      for (let j = 0; same && j < ups.length; j++) same = portsId(resolved[ups[j]][pi]) === portsId(resolved[ups[j]][pi - 1]);
+      if (!same) {
+        let key = `${di}:${portsId(resolved[di][pi])}`;
+        for (const u of ups) key += `,${portsId(resolved[u][pi])}`;
+        let problems = inputProblems.get(key);
+        if (problems === undefined) {
+          const ports = new Map<string, Ports>();
+          for (const i of [di, ...ups]) if (resolved[i][pi].ports) ports.set(decls[i].id, resolved[i][pi].ports!);
+          inputProblems.set(key, (problems = how.checkInputs(di, ports)));
+        }
+        lastInputProblems[di] = problems;
+      }
+      for (const problem of lastInputProblems[di]) how.report(problem, point.id);
+    }
+  }
+  return resolved;
+}
+
+/**
+ * The plan's instances and each point's: declaration by declaration in a topological order, point
+ * by point, so instances are made in the order the executor wants (node position, then first
+ * point) and each one's points come in ascending order. An instance is identified by its
+ * resolution's content and the instances its inputs come from.
+ */
+function makeInstances(
+  decls: readonly NodeDecl[],
+  order: readonly number[],
+  points: readonly GridPoint[],
+  resolved: readonly Resolution[][],
+  context: {
+    upstreamOf: readonly number[][];
+    declIndex: ReadonlyMap<string, number>;
+    registered: readonly RegisteredNode[];
+  },
+): { nodes: Map<string, PlannedNode>; pointNodes: Map<string, string>[] } {
+  const { upstreamOf, declIndex, registered } = context;
+  const nodes = new Map<string, PlannedNode>();
   /** For each declaration, the number (in `instances`) of its instance at each point. */
   const instanceOf: Int32Array[] = decls.map(() => new Int32Array(points.length));
   /** For each declaration, the number of its first instance and how many it has. */
@@ -344,10 +403,12 @@ export async function planFromText(path: string, text: string, options: PlanOpti
   const instanceCount = new Int32Array(decls.length);
   const instances: PlannedNode[] = [];
   const noPoints: number[] = [];
+  /** For each output (`<node>.<port>`), its edges by the number of the producing instance among its node's. */
+  const edgesFrom = new Map<string, { port: string; edges: InputEdge[] }>();
   for (const di of order) {
     const d = decls[di];
-    const reg = registry.get(d.type)!;
-    const refs = Object.entries(d.inputs).map(([port, ref]) => ({ port, from: String(ref).split('.')[0], ref: String(ref), ports: new Map<Ports | undefined, string>(), edges: new Map<number, InputEdge>() }));
+    const reg = registered[di];
+    const refs = Object.entries(d.inputs).map(([port, ref]) => ({ port, from: String(ref).split('.')[0], ref: String(ref), outputs: new Map<Ports | undefined, { port: string; edges: InputEdge[] }>() }));
     const fromIndex = refs.map((x) => declIndex.get(x.from)!);
     const ups = upstreamOf[di];
     const mine = instanceOf[di];
@@ -364,64 +425,87 @@ export async function planFromText(path: string, text: string, options: PlanOpti
       }
       return r.canon;
     };
-    const numeric = ups.reduce((n, u) => n * instanceCount[u], resolutions[di].size) <= Number.MAX_SAFE_INTEGER;
-    const byIdentity = new Map<number | string, number>();
+    // Identity: [canon, the upstream instances (numbered per node)]; the inputs depend on the second part only.
+    const byIdentity = new TupleTable(1 + ups.length, 64);
+    const byUpstream = new TupleTable(ups.length, 64);
+    const identity = new Int32Array(1 + ups.length);
+    const upstream = identity.subarray(1);
     // Instances fed by the same upstream instances share their (read-only) inputs object.
-    const inputsByUpstream = new Map<number | string, Record<string, InputEdge>>();
+    const inputsOf: Record<string, InputEdge>[] = [];
     const counts: number[] = [];
+    const firstPoint: number[] = [];
     for (let pi = 0; pi < points.length; pi++) {
       const r = resolved[di][pi];
       // The same resolution fed by the same instances as at the previous point: the same instance.
       let same = pi > 0 && r === resolved[di][pi - 1];
       for (let j = 0; same && j < ups.length; j++) same = instanceOf[ups[j]][pi] === instanceOf[ups[j]][pi - 1];
       if (same) {
-        const num = (mine[pi] = mine[pi - 1]);
-        counts[num - first]++;
+        mine[pi] = mine[pi - 1];
+        counts[mine[pi] - first]++;
         continue;
       }
-      let upstream: number | string = 0;
-      if (numeric) for (const u of ups) upstream = upstream * instanceCount[u] + (instanceOf[u][pi] - firstInstance[u]);
-      else for (const u of ups) upstream = `${upstream},${instanceOf[u][pi]}`;
-      const canon = canonOf(r);
-      const identity = numeric ? (upstream as number) * resolutions[di].size + canon : `${canon}:${upstream}`;
-      let num = byIdentity.get(identity);
-      if (num === undefined) {
-        let inputs = inputsByUpstream.get(upstream);
+      identity[0] = canonOf(r);
+      for (let j = 0; j < ups.length; j++) upstream[j] = instanceOf[ups[j]][pi] - firstInstance[ups[j]];
+      let local = byIdentity.find(identity);
+      if (local < 0) {
+        local = byIdentity.add(identity);
+        const u = byUpstream.intern(upstream);
+        let inputs = inputsOf[u];
         if (inputs === undefined) {
           inputs = {};
           for (let i = 0; i < refs.length; i++) {
             const x = refs[i];
             const from = instanceOf[fromIndex[i]][pi];
-            let edge = x.edges.get(from);
-            if (edge === undefined) {
-              const producer = resolved[fromIndex[i]][pi].ports;
-              let fromPort = x.ports.get(producer);
-              if (fromPort === undefined) x.ports.set(producer, (fromPort = parseRef(x.ref, producer)[1]!));
-              x.edges.set(from, (edge = { instanceId: instances[from].instanceId, nodeId: x.from, port: fromPort }));
+            // The output it reads (found once per set of the producer's ports), and the edge from that
+            // output of the producing instance, shared by every input that reads it.
+            const producer = resolved[fromIndex[i]][pi].ports;
+            let output = x.outputs.get(producer);
+            if (output === undefined) {
+              const port = parseRef(x.ref, producer)[1]!;
+              output = edgesFrom.get(`${x.from}.${port}`);
+              if (output === undefined) edgesFrom.set(`${x.from}.${port}`, (output = { port, edges: [] }));
+              x.outputs.set(producer, output);
             }
-            inputs[x.port] = edge; // shared by every instance fed by that one (a plan is read-only)
+            const at = from - firstInstance[fromIndex[i]];
+            let edge = output.edges[at];
+            if (edge === undefined) output.edges[at] = edge = { instanceId: instances[from].instanceId, nodeId: x.from, port: output.port };
+            inputs[x.port] = edge;
           }
-          inputsByUpstream.set(upstream, inputs);
+          inputsOf[u] = inputs;
         }
-        num = instances.length;
         // Unique in the plan: the node id and the count of its instances before this one.
-        const instanceId = `${d.id}#${num - first}`;
+        const instanceId = `${d.id}#${local}`;
         const node: PlannedNode = { instanceId, nodeId: d.id, typeName: d.type, registered: reg, params: r.params, seed: r.seed, inputs, ports: r.ports!, points: noPoints };
         if (d.resources) node.resources = d.resources;
         instances.push(node);
-        ordered.set(instanceId, node);
-        byIdentity.set(identity, num);
+        nodes.set(instanceId, node);
         counts.push(0);
+        firstPoint.push(pi);
       }
-      mine[pi] = num;
-      counts[num - first]++;
+      mine[pi] = first + local;
+      counts[local]++;
     }
     instanceCount[di] = counts.length;
-    // Each instance's points, in arrays of their exact size.
-    for (let j = 0; j < counts.length; j++) instances[first + j].points = counts[j] <= 4096 ? new Array<number>(counts[j]) : [];
+    // Each instance's points, ascending. An instance has those of each of its upstream instances, so
+    // where it has as many as one of them, it has the same: it shares that (read-only) array.
+    // Otherwise they go in an array of their exact size.
+    const own = new Uint8Array(counts.length);
+    for (let j = 0; j < counts.length; j++) {
+      let shared: number[] | undefined;
+      for (const u of ups) {
+        const theirs = instances[instanceOf[u][firstPoint[j]]].points;
+        if (theirs.length === counts[j]) {
+          shared = theirs;
+          break;
+        }
+      }
+      if (shared === undefined) own[j] = 1;
+      instances[first + j].points = shared ?? (counts[j] <= 4096 ? new Array<number>(counts[j]) : []);
+    }
     const filled = new Int32Array(counts.length);
     for (let pi = 0; pi < points.length; pi++) {
       const j = mine[pi] - first;
+      if (own[j] === 0) continue;
       const at = instances[mine[pi]].points;
       if (counts[j] <= 4096) at[filled[j]++] = points[pi].index;
       else at.push(points[pi].index);
@@ -433,24 +517,7 @@ export async function planFromText(path: string, text: string, options: PlanOpti
     for (const di of order) m.set(decls[di].id, instances[instanceOf[di][pi]].instanceId);
     pointNodes[pi] = m;
   }
-
-  const file: PipelineFile = {
-    path,
-    baseDir,
-    name: typeof raw.name === 'string' ? raw.name : 'pipeline',
-    seed: pipelineSeed,
-    cache: typeof raw.cache === 'string' ? raw.cache : undefined,
-    jobs: typeof raw.jobs === 'number' ? raw.jobs : undefined,
-    remote: isPlainObject(raw.remote) ? (raw.remote as Record<string, Json>) : undefined,
-    executor: isPlainObject(raw.executor) ? (raw.executor as Record<string, Json>) : undefined,
-    nodes: decls,
-    sweep: axes,
-    ...(replacedAxes.length > 0 ? { notes: replacedAxes } : {}),
-  };
-  return {
-    file, points, nodes: ordered, pointNodes, registry, plugins,
-    sweptPaths: [...Object.keys(axes.grid), ...Object.keys(axes.zip)],
-  };
+  return { nodes, pointNodes };
 }
 
 /** A value as text that tells apart what JSON would merge (NaN, ±Infinity and null). */
