@@ -204,7 +204,7 @@ export async function planFromText(path: string, text: string, options: PlanOpti
     const paramDiags = validator.validate(reg.node.paramsSchema, p, ['nodes', d.id, 'params'], locate).map((diag) => gridHint(diag, assigned));
     // A non-finite number in the file is reported once, above, wherever it is.
     const problems = paramDiags.filter((x) => x.file === CLI || !x.message.includes('(not a finite number)'));
-    const r: Resolution = { id: nextResolution++, params: p, seed, problems };
+    const r: Resolution = { id: nextResolution++, params: p, seed, ports: undefined, problems, canon: -1, portsId: -1 };
     if (paramDiags.length === 0) {
       try {
         r.ports = portsFor(reg.node, p, new Set(Object.keys(d.inputs)));
@@ -282,10 +282,10 @@ interface Resolution {
   ports?: Ports;
   /** What is wrong with it, reported for every point that uses it. */
   problems: Diagnostic[];
-  /** Its number among the node's resolutions with distinct type, version, params and seed (see makeInstances). */
-  canon?: number;
-  /** Its ports, numbered by content (see resolveAtPoints). */
-  portsId?: number;
+  /** Its number among the node's resolutions with distinct type, version, params and seed (see makeInstances); -1 until known. */
+  canon: number;
+  /** Its ports, numbered by content (see resolveAtPoints); -1 until known. */
+  portsId: number;
 }
 
 /**
@@ -327,7 +327,7 @@ function resolveAtPoints(
   // Ports numbered by content, so that inputs are checked once per distinct set of them.
   const portsIds = new Map<string, number>();
   const portsId = (r: Resolution): number => {
-    if (r.portsId === undefined) {
+    if (r.portsId < 0) {
       const text = r.ports ? canonicalJson(r.ports as unknown as Record<string, unknown>) : '';
       let id = portsIds.get(text);
       if (id === undefined) portsIds.set(text, (id = portsIds.size));
@@ -378,10 +378,10 @@ function resolveAtPoints(
 }
 
 /**
- * The plan's instances and each point's: declaration by declaration in a topological order, point
- * by point, so instances are made in the order the executor wants (node position, then first
- * point) and each one's points come in ascending order. An instance is identified by its
- * resolution's content and the instances its inputs come from.
+ * The plan's instances and each point's: declaration by declaration in a topological order, so
+ * instances are made in the order the executor wants (node position, then first point) and each
+ * one's points come in ascending order. An instance is identified by its resolution's content and
+ * the instances its inputs come from.
  */
 function makeInstances(
   decls: readonly NodeDecl[],
@@ -396,128 +396,146 @@ function makeInstances(
 ): { nodes: Map<string, PlannedNode>; pointNodes: Map<string, string>[] } {
   const { upstreamOf, declIndex, registered } = context;
   const nodes = new Map<string, PlannedNode>();
-  /** For each declaration, the number (in `instances`) of its instance at each point. */
+  /** For each declaration, the number of its instance at each point (among the declaration's). */
   const instanceOf: Int32Array[] = decls.map(() => new Int32Array(points.length));
-  /** For each declaration, the number of its first instance and how many it has. */
-  const firstInstance = new Int32Array(decls.length);
-  const instanceCount = new Int32Array(decls.length);
-  const instances: PlannedNode[] = [];
-  const noPoints: number[] = [];
-  /** For each output (`<node>.<port>`), its edges by the number of the producing instance among its node's. */
+  /** For each declaration, its instances. */
+  const instancesOf: PlannedNode[][] = decls.map(() => []);
+  /** For each output (`<node>.<port>`), its edges by the number of the producing instance. */
   const edgesFrom = new Map<string, { port: string; edges: InputEdge[] }>();
   for (const di of order) {
     const d = decls[di];
     const reg = registered[di];
+    const ups = upstreamOf[di];
+    const { count, firstPoint, size } = numberInstances(d, reg, points.length, resolved[di], ups.map((u) => instanceOf[u]), instanceOf[di]);
+    // The instances, in the order of their first points. Instances fed by the same upstream
+    // instances share their (read-only) inputs object, and an edge from an instance's output is
+    // shared by every input that reads it.
     const refs = Object.entries(d.inputs).map(([port, ref]) => ({ port, from: String(ref).split('.')[0], ref: String(ref), outputs: new Map<Ports | undefined, { port: string; edges: InputEdge[] }>() }));
     const fromIndex = refs.map((x) => declIndex.get(x.from)!);
-    const ups = upstreamOf[di];
-    const mine = instanceOf[di];
-    const first = instances.length;
-    firstInstance[di] = first;
-    // Resolutions with equal content (a swept value equal to the default, say) are one.
-    const canonical = new Map<string, number>();
-    const canonOf = (r: Resolution): number => {
-      if (r.canon === undefined) {
-        const h = hashJson({ type: d.type, version: reg.node.version, params: r.params, seed: r.seed });
-        let c = canonical.get(h);
-        if (c === undefined) canonical.set(h, (c = canonical.size));
-        r.canon = c;
-      }
-      return r.canon;
-    };
-    // Identity: [canon, the upstream instances (numbered per node)]; the inputs depend on the second part only.
-    const byIdentity = new TupleTable(1 + ups.length, 64);
     const byUpstream = new TupleTable(ups.length, 64);
-    const identity = new Int32Array(1 + ups.length);
-    const upstream = identity.subarray(1);
-    // Instances fed by the same upstream instances share their (read-only) inputs object.
+    const upstream = new Int32Array(ups.length);
     const inputsOf: Record<string, InputEdge>[] = [];
-    const counts: number[] = [];
-    const firstPoint: number[] = [];
-    for (let pi = 0; pi < points.length; pi++) {
+    const mine = instancesOf[di];
+    for (let j = 0; j < count; j++) {
+      const pi = firstPoint[j];
       const r = resolved[di][pi];
-      // The same resolution fed by the same instances as at the previous point: the same instance.
-      let same = pi > 0 && r === resolved[di][pi - 1];
-      for (let j = 0; same && j < ups.length; j++) same = instanceOf[ups[j]][pi] === instanceOf[ups[j]][pi - 1];
-      if (same) {
-        mine[pi] = mine[pi - 1];
-        counts[mine[pi] - first]++;
-        continue;
-      }
-      identity[0] = canonOf(r);
-      for (let j = 0; j < ups.length; j++) upstream[j] = instanceOf[ups[j]][pi] - firstInstance[ups[j]];
-      let local = byIdentity.find(identity);
-      if (local < 0) {
-        local = byIdentity.add(identity);
-        const u = byUpstream.intern(upstream);
-        let inputs = inputsOf[u];
-        if (inputs === undefined) {
-          inputs = {};
-          for (let i = 0; i < refs.length; i++) {
-            const x = refs[i];
-            const from = instanceOf[fromIndex[i]][pi];
-            // The output it reads (found once per set of the producer's ports), and the edge from that
-            // output of the producing instance, shared by every input that reads it.
-            const producer = resolved[fromIndex[i]][pi].ports;
-            let output = x.outputs.get(producer);
-            if (output === undefined) {
-              const port = parseRef(x.ref, producer)[1]!;
-              output = edgesFrom.get(`${x.from}.${port}`);
-              if (output === undefined) edgesFrom.set(`${x.from}.${port}`, (output = { port, edges: [] }));
-              x.outputs.set(producer, output);
-            }
-            const at = from - firstInstance[fromIndex[i]];
-            let edge = output.edges[at];
-            if (edge === undefined) output.edges[at] = edge = { instanceId: instances[from].instanceId, nodeId: x.from, port: output.port };
-            inputs[x.port] = edge;
+      for (let k = 0; k < ups.length; k++) upstream[k] = instanceOf[ups[k]][pi];
+      const u = byUpstream.intern(upstream);
+      let inputs = inputsOf[u];
+      if (inputs === undefined) {
+        inputs = {};
+        for (let i = 0; i < refs.length; i++) {
+          const x = refs[i];
+          const producer = resolved[fromIndex[i]][pi].ports;
+          let output = x.outputs.get(producer);
+          if (output === undefined) {
+            const port = parseRef(x.ref, producer)[1]!;
+            output = edgesFrom.get(`${x.from}.${port}`);
+            if (output === undefined) edgesFrom.set(`${x.from}.${port}`, (output = { port, edges: [] }));
+            x.outputs.set(producer, output);
           }
-          inputsOf[u] = inputs;
+          const from = instanceOf[fromIndex[i]][pi];
+          let edge = output.edges[from];
+          if (edge === undefined) output.edges[from] = edge = { instanceId: instancesOf[fromIndex[i]][from].instanceId, nodeId: x.from, port: output.port };
+          inputs[x.port] = edge;
         }
-        // Unique in the plan: the node id and the count of its instances before this one.
-        const instanceId = `${d.id}#${local}`;
-        const node: PlannedNode = { instanceId, nodeId: d.id, typeName: d.type, registered: reg, params: r.params, seed: r.seed, inputs, ports: r.ports!, points: noPoints };
-        if (d.resources) node.resources = d.resources;
-        instances.push(node);
-        nodes.set(instanceId, node);
-        counts.push(0);
-        firstPoint.push(pi);
+        inputsOf[u] = inputs;
       }
-      mine[pi] = first + local;
-      counts[local]++;
-    }
-    instanceCount[di] = counts.length;
-    // Each instance's points, ascending. An instance has those of each of its upstream instances, so
-    // where it has as many as one of them, it has the same: it shares that (read-only) array.
-    // Otherwise they go in an array of their exact size.
-    const own = new Uint8Array(counts.length);
-    for (let j = 0; j < counts.length; j++) {
+      // An instance has the points of each of its upstream instances, so where it has as many as one
+      // of them, it has the same: it shares that (read-only) array.
       let shared: number[] | undefined;
-      for (const u of ups) {
-        const theirs = instances[instanceOf[u][firstPoint[j]]].points;
-        if (theirs.length === counts[j]) {
-          shared = theirs;
-          break;
-        }
+      for (let k = 0; k < ups.length && shared === undefined; k++) {
+        const theirs = instancesOf[ups[k]][upstream[k]].points;
+        if (theirs.length === size[j]) shared = theirs;
       }
-      if (shared === undefined) own[j] = 1;
-      instances[first + j].points = shared ?? (counts[j] <= 4096 ? new Array<number>(counts[j]) : []);
+      // Unique in the plan: the node id and the count of its instances before this one.
+      const instanceId = `${d.id}#${j}`;
+      const node: PlannedNode = {
+        instanceId, nodeId: d.id, typeName: d.type, registered: reg, params: r.params, seed: r.seed, inputs, ports: r.ports!,
+        points: shared ?? (size[j] === 1 ? [points[pi].index] : []),
+      };
+      if (d.resources) node.resources = d.resources;
+      mine.push(node);
+      nodes.set(instanceId, node);
     }
-    const filled = new Int32Array(counts.length);
-    for (let pi = 0; pi < points.length; pi++) {
-      const j = mine[pi] - first;
-      if (own[j] === 0) continue;
-      const at = instances[mine[pi]].points;
-      if (counts[j] <= 4096) at[filled[j]++] = points[pi].index;
-      else at.push(points[pi].index);
-    }
+    fillPoints(points, instanceOf[di], mine, size);
   }
   const pointNodes = new Array<Map<string, string>>(points.length);
   for (let pi = 0; pi < points.length; pi++) {
     const m = new Map<string, string>();
-    for (const di of order) m.set(decls[di].id, instances[instanceOf[di][pi]].instanceId);
+    for (const di of order) m.set(decls[di].id, instancesOf[di][instanceOf[di][pi]].instanceId);
     pointNodes[pi] = m;
   }
   return { nodes, pointNodes };
+}
+
+/**
+ * Numbers a declaration's instances (0, 1, ... in the order of their first points) into `mine`, the
+ * instance at each point: one per distinct [resolution content, upstream instances].
+ */
+function numberInstances(
+  d: NodeDecl,
+  reg: RegisteredNode,
+  n: number,
+  resolved: readonly Resolution[],
+  upstream: readonly Int32Array[],
+  mine: Int32Array,
+): { count: number; firstPoint: Int32Array; size: Int32Array } {
+  // Resolutions with equal content (a swept value equal to the default, say) are one.
+  const canonical = new Map<string, number>();
+  const canonOf = (r: Resolution): number => {
+    if (r.canon < 0) {
+      const h = hashJson({ type: d.type, version: reg.node.version, params: r.params, seed: r.seed });
+      let c = canonical.get(h);
+      if (c === undefined) canonical.set(h, (c = canonical.size));
+      r.canon = c;
+    }
+    return r.canon;
+  };
+  const byIdentity = new TupleTable(1 + upstream.length, 64);
+  const identity = new Int32Array(1 + upstream.length);
+  let firstPoint: Int32Array = new Int32Array(64);
+  let size: Int32Array = new Int32Array(64);
+  for (let pi = 0; pi < n; pi++) {
+    const r = resolved[pi];
+    // The same resolution fed by the same instances as at the previous point: the same instance.
+    let same = pi > 0 && r === resolved[pi - 1];
+    for (let k = 0; same && k < upstream.length; k++) same = upstream[k][pi] === upstream[k][pi - 1];
+    if (same) {
+      size[(mine[pi] = mine[pi - 1])]++;
+      continue;
+    }
+    identity[0] = canonOf(r);
+    for (let k = 0; k < upstream.length; k++) identity[k + 1] = upstream[k][pi];
+    let j = byIdentity.find(identity);
+    if (j < 0) {
+      j = byIdentity.add(identity);
+      if (j === firstPoint.length) {
+        firstPoint = grown(firstPoint);
+        size = grown(size);
+      }
+      firstPoint[j] = pi;
+    }
+    mine[pi] = j;
+    size[j]++;
+  }
+  return { count: byIdentity.size, firstPoint, size };
+}
+
+function grown(a: Int32Array): Int32Array {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+/** Fills the points arrays of the instances that have one of their own (not shared, more than one point). */
+function fillPoints(points: readonly GridPoint[], mine: Int32Array, instances: readonly PlannedNode[], size: Int32Array): void {
+  const filling = new Uint8Array(instances.length);
+  for (let j = 0; j < instances.length; j++) filling[j] = size[j] > 1 && instances[j].points.length === 0 ? 1 : 0;
+  for (let pi = 0; pi < points.length; pi++) {
+    const j = mine[pi];
+    if (filling[j] === 1) instances[j].points.push(points[pi].index);
+  }
 }
 
 /** A value as text that tells apart what JSON would merge (NaN, ±Infinity and null). */
