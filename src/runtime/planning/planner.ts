@@ -204,10 +204,10 @@ export async function planFromText(path: string, text: string, options: PlanOpti
     const paramDiags = validator.validate(reg.node.paramsSchema, p, ['nodes', d.id, 'params'], locate).map((diag) => gridHint(diag, assigned));
     // A non-finite number in the file is reported once, above, wherever it is.
     const problems = paramDiags.filter((x) => x.file === CLI || !x.message.includes('(not a finite number)'));
-    const r: Resolution = { id: nextResolution++, params: p, seed, ports: undefined, problems, canon: -1, portsId: -1 };
+    let ports: Ports | undefined;
     if (paramDiags.length === 0) {
       try {
-        r.ports = portsFor(reg.node, p, new Set(Object.keys(d.inputs)));
+        ports = portsFor(reg.node, p, new Set(Object.keys(d.inputs)));
       } catch (e) {
         problems.push(source.diagnostic(['nodes', d.id, 'params'], (e as Error).message));
       }
@@ -216,6 +216,8 @@ export async function planFromText(path: string, text: string, options: PlanOpti
         problems.push({ ...locate(['nodes', d.id, 'params', ...problem.path], 'value'), message: problem.message });
       }
     }
+    // Every field set here, so that all resolutions have one shape.
+    const r: Resolution = { id: nextResolution++, params: p, seed, ports, problems, canon: -1, portsId: -1 };
     resolutions[di].set(signature, r);
     return r;
   };
@@ -404,69 +406,97 @@ function makeInstances(
   const edgesFrom = new Map<string, { port: string; edges: InputEdge[] }>();
   for (const di of order) {
     const d = decls[di];
-    const reg = registered[di];
     const ups = upstreamOf[di];
-    const { count, firstPoint, size } = numberInstances(d, reg, points.length, resolved[di], ups.map((u) => instanceOf[u]), instanceOf[di]);
-    // The instances, in the order of their first points. Instances fed by the same upstream
-    // instances share their (read-only) inputs object, and an edge from an instance's output is
-    // shared by every input that reads it.
-    const refs = Object.entries(d.inputs).map(([port, ref]) => ({ port, from: String(ref).split('.')[0], ref: String(ref), outputs: new Map<Ports | undefined, { port: string; edges: InputEdge[] }>() }));
-    const fromIndex = refs.map((x) => declIndex.get(x.from)!);
-    const byUpstream = new TupleTable(ups.length, 64);
-    const upstream = new Int32Array(ups.length);
-    const inputsOf: Record<string, InputEdge>[] = [];
-    const mine = instancesOf[di];
-    for (let j = 0; j < count; j++) {
-      const pi = firstPoint[j];
-      const r = resolved[di][pi];
-      for (let k = 0; k < ups.length; k++) upstream[k] = instanceOf[ups[k]][pi];
-      const u = byUpstream.intern(upstream);
-      let inputs = inputsOf[u];
-      if (inputs === undefined) {
-        inputs = {};
-        for (let i = 0; i < refs.length; i++) {
-          const x = refs[i];
-          const producer = resolved[fromIndex[i]][pi].ports;
-          let output = x.outputs.get(producer);
-          if (output === undefined) {
-            const port = parseRef(x.ref, producer)[1]!;
-            output = edgesFrom.get(`${x.from}.${port}`);
-            if (output === undefined) edgesFrom.set(`${x.from}.${port}`, (output = { port, edges: [] }));
-            x.outputs.set(producer, output);
-          }
-          const from = instanceOf[fromIndex[i]][pi];
-          let edge = output.edges[from];
-          if (edge === undefined) output.edges[from] = edge = { instanceId: instancesOf[fromIndex[i]][from].instanceId, nodeId: x.from, port: output.port };
-          inputs[x.port] = edge;
-        }
-        inputsOf[u] = inputs;
-      }
-      // An instance has the points of each of its upstream instances, so where it has as many as one
-      // of them, it has the same: it shares that (read-only) array.
-      let shared: number[] | undefined;
-      for (let k = 0; k < ups.length && shared === undefined; k++) {
-        const theirs = instancesOf[ups[k]][upstream[k]].points;
-        if (theirs.length === size[j]) shared = theirs;
-      }
-      // Unique in the plan: the node id and the count of its instances before this one.
-      const instanceId = `${d.id}#${j}`;
-      const node: PlannedNode = {
-        instanceId, nodeId: d.id, typeName: d.type, registered: reg, params: r.params, seed: r.seed, inputs, ports: r.ports!,
-        points: shared ?? (size[j] === 1 ? [points[pi].index] : []),
-      };
-      if (d.resources) node.resources = d.resources;
-      mine.push(node);
-      nodes.set(instanceId, node);
-    }
-    fillPoints(points, instanceOf[di], mine, size);
+    const { count, firstPoint, size } = numberInstances(d, registered[di], points.length, resolved[di], ups.map((u) => instanceOf[u]), instanceOf[di]);
+    createInstances(di, d, registered[di], count, firstPoint, size, points, resolved, { ups, instanceOf, instancesOf, declIndex, edgesFrom }, instancesOf[di], nodes);
+    fillPoints(points, instanceOf[di], instancesOf[di], size);
   }
-  const pointNodes = new Array<Map<string, string>>(points.length);
-  for (let pi = 0; pi < points.length; pi++) {
+  return { nodes, pointNodes: pointNodesOf(decls, order, points.length, instanceOf, instancesOf) };
+}
+
+/** For each point, node id → instance id. */
+function pointNodesOf(decls: readonly NodeDecl[], order: readonly number[], n: number, instanceOf: readonly Int32Array[], instancesOf: readonly PlannedNode[][]): Map<string, string>[] {
+  const pointNodes = new Array<Map<string, string>>(n);
+  for (let pi = 0; pi < n; pi++) {
     const m = new Map<string, string>();
     for (const di of order) m.set(decls[di].id, instancesOf[di][instanceOf[di][pi]].instanceId);
     pointNodes[pi] = m;
   }
-  return { nodes, pointNodes };
+  return pointNodes;
+}
+
+/**
+ * Makes a declaration's instances (see numberInstances), in the order of their first points, into
+ * `mine` and `nodes`. Instances fed by the same upstream instances share their (read-only) inputs
+ * object, and an edge from an instance's output is shared by every input that reads it.
+ */
+function createInstances(
+  di: number,
+  d: NodeDecl,
+  reg: RegisteredNode,
+  count: number,
+  firstPoint: Int32Array,
+  size: Int32Array,
+  points: readonly GridPoint[],
+  resolved: readonly Resolution[][],
+  graph: {
+    ups: readonly number[];
+    instanceOf: readonly Int32Array[];
+    instancesOf: readonly PlannedNode[][];
+    declIndex: ReadonlyMap<string, number>;
+    edgesFrom: Map<string, { port: string; edges: InputEdge[] }>;
+  },
+  mine: PlannedNode[],
+  nodes: Map<string, PlannedNode>,
+): void {
+  const { ups, instanceOf, instancesOf, declIndex, edgesFrom } = graph;
+  const refs = Object.entries(d.inputs).map(([port, ref]) => ({ port, from: String(ref).split('.')[0], ref: String(ref), outputs: new Map<Ports | undefined, { port: string; edges: InputEdge[] }>() }));
+  const fromIndex = refs.map((x) => declIndex.get(x.from)!);
+  const byUpstream = new TupleTable(ups.length, 64);
+  const upstream = new Int32Array(ups.length);
+  const inputsOf: Record<string, InputEdge>[] = [];
+  for (let j = 0; j < count; j++) {
+    const pi = firstPoint[j];
+    const r = resolved[di][pi];
+    for (let k = 0; k < ups.length; k++) upstream[k] = instanceOf[ups[k]][pi];
+    const u = byUpstream.intern(upstream);
+    let inputs = inputsOf[u];
+    if (inputs === undefined) {
+      inputs = {};
+      for (let i = 0; i < refs.length; i++) {
+        const x = refs[i];
+        const producer = resolved[fromIndex[i]][pi].ports;
+        let output = x.outputs.get(producer);
+        if (output === undefined) {
+          const port = parseRef(x.ref, producer)[1]!;
+          output = edgesFrom.get(`${x.from}.${port}`);
+          if (output === undefined) edgesFrom.set(`${x.from}.${port}`, (output = { port, edges: [] }));
+          x.outputs.set(producer, output);
+        }
+        const from = instanceOf[fromIndex[i]][pi];
+        let edge = output.edges[from];
+        if (edge === undefined) output.edges[from] = edge = { instanceId: instancesOf[fromIndex[i]][from].instanceId, nodeId: x.from, port: output.port };
+        inputs[x.port] = edge;
+      }
+      inputsOf[u] = inputs;
+    }
+    // An instance has the points of each of its upstream instances, so where it has as many as one
+    // of them, it has the same: it shares that (read-only) array.
+    let shared: number[] | undefined;
+    for (let k = 0; k < ups.length && shared === undefined; k++) {
+      const theirs = instancesOf[ups[k]][upstream[k]].points;
+      if (theirs.length === size[j]) shared = theirs;
+    }
+    // Unique in the plan: the node id and the count of its instances before this one.
+    const instanceId = `${d.id}#${j}`;
+    const node: PlannedNode = {
+      instanceId, nodeId: d.id, typeName: d.type, registered: reg, params: r.params, seed: r.seed, inputs, ports: r.ports!,
+      points: shared ?? (size[j] === 1 ? [points[pi].index] : []),
+    };
+    if (d.resources) node.resources = d.resources;
+    mine.push(node);
+    nodes.set(instanceId, node);
+  }
 }
 
 /**
