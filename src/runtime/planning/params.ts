@@ -3,6 +3,7 @@
 import { parse as parseYamlScalar } from 'yaml';
 import { UsageError } from '../errors.js';
 import type { Json } from '../tensor.js';
+import { pointId, pointValue } from './point-id.js';
 
 export interface Assignment {
   path: string;
@@ -86,15 +87,7 @@ export function parseAxisFlags(flags: readonly string[], flag: string, lookup: S
   return axes;
 }
 
-/** A value as it appears in a point id. */
-export function pointValue(v: Json): string {
-  return typeof v === 'string' ? v : JSON.stringify(v);
-}
-
-/** A point's id: its assignments as `path=value`, comma-separated; "default" without any. */
-export function pointId(assignments: readonly Assignment[]): string {
-  return assignments.length === 0 ? 'default' : assignments.map((a) => `${a.path}=${pointValue(a.value)}`).join(',');
-}
+export { pointId, pointValue } from './point-id.js';
 
 /** Grid points a sweep may have unless `$SIEVE_MAX_POINTS` says otherwise (see the README). */
 export const DEFAULT_MAX_POINTS = 100_000;
