@@ -159,15 +159,13 @@ export async function planFromText(path: string, text: string, options: PlanOpti
   // 10^5 points validates each node a handful of times, not 10^5 times).
   // A problem found at some points only is reported once, with the points named.
   const found = new Map<string, { d: Diagnostic; points: Set<string> }>();
-  let current = '';
-  const pushOnce = (d: Diagnostic): void => {
+  const reportAt = (d: Diagnostic, pointId: string): void => {
     const id = `${d.file}:${d.line}:${d.column}:${d.field}:${d.message}`;
     const entry = found.get(id) ?? { d, points: new Set<string>() };
     found.set(id, entry);
-    entry.points.add(current);
+    entry.points.add(pointId);
   };
   const resolutions = decls.map(() => new Map<string, Resolution>());
-  let nextResolution = 0;
   const resolve = (di: number, assignments: readonly Assignment[], seedForAll: number): Resolution => {
     const d = decls[di];
     const mine: [string[], Assignment][] = [];
@@ -217,7 +215,7 @@ export async function planFromText(path: string, text: string, options: PlanOpti
       }
     }
     // Every field set here, so that all resolutions have one shape.
-    const r: Resolution = { id: nextResolution++, params: p, seed, ports, problems, canon: -1, portsId: -1 };
+    const r: Resolution = { params: p, seed, ports, problems, canon: -1, portsId: -1 };
     resolutions[di].set(signature, r);
     return r;
   };
@@ -234,10 +232,7 @@ export async function planFromText(path: string, text: string, options: PlanOpti
       checkInputs(decls[di], ports, knownIds, source, (x) => problems.push(x));
       return problems;
     },
-    report: (problem, pointId) => {
-      current = pointId;
-      pushOnce(problem);
-    },
+    report: reportAt,
   });
   for (const { d, points: where } of found.values()) {
     const at = [...where];
@@ -278,7 +273,6 @@ export async function planFromText(path: string, text: string, options: PlanOpti
 
 /** A node's params and ports at some points (its declaration with the assignments that reach it). */
 interface Resolution {
-  id: number;
   params: Record<string, Json>;
   seed: number;
   ports?: Ports;
