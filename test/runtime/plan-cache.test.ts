@@ -170,7 +170,7 @@ describe('plan cache', () => {
     const cache = new PlanCache(join(dir, 'plans'));
     const planned = await loadPlan(path, { registry: builtinRegistry(), planCache: () => cache });
     const [name] = await memoEntries(cache.dir);
-    await writeFile(join(cache.dir, name), '{"format": 2, "key": "trunc');
+    await writeFile(join(cache.dir, name), '{"format": 1, "key": "trunc');
     expect(await restore(cache, path, {}, builtinRegistry())).toBeUndefined();
     const replanned = await loadPlan(path, { registry: builtinRegistry(), planCache: () => cache });
     expect(planFacts(replanned)).toEqual(planFacts(planned));
