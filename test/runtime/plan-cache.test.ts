@@ -6,6 +6,9 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/nodes/index.js';
+import { sha256 } from '../../src/runtime/keys/hash.js';
+import { pack, unpack } from '../../src/runtime/planning/pack.js';
+import { MAX_MEMO_INSTANCES } from '../../src/runtime/planning/plan-cache.js';
 import { ValidationError } from '../../src/runtime/errors.js';
 import { peekCacheField } from '../../src/runtime/planning/header.js';
 import { PlanCache } from '../../src/runtime/planning/plan-cache.js';
@@ -111,6 +114,56 @@ describe('plan cache', () => {
     const error = (await attempt().catch((e: unknown) => e)) as ValidationError;
     expect(error.diagnostics[0]).toMatchObject({ file: path, line: 11, field: 'nodes.scaled.params.factor' });
     expect(await memoEntries(cache.dir)).toHaveLength(0);
+  });
+
+  it('restores a grid of shared instances, resource hints and a zip axis as planned (memo entries keep each distinct value once)', async () => {
+    const dir = await makeTempDir();
+    const text = linearPipeline({
+      extra: ['sweep:', '  grid:', '    scaled.factor: [2, 3, 2]', '    m.offset: [0, 1, 2, 3]', '  zip:', '    src.n: [4, 5]', '    src.step: [1, 1]'].join('\n'),
+    }).replace('    params: { factor: 3 }', "    params: { factor: 3 }\n    resources: { cpus: 2, memory: 3G }");
+    const path = await writePipeline(dir, text);
+    const cache = new PlanCache(join(dir, 'plans'));
+    const options = { overrides: ['m.offset=1', 'seed=3'] };
+    const planned = await loadPlan(path, { ...options, registry: builtinRegistry(), planCache: () => cache });
+    expect(planned.points).toHaveLength(6);
+    expect([...planned.nodes.values()].filter((n) => n.nodeId === 'scaled').every((n) => n.resources?.cpus === 2)).toBe(true);
+    const restored = await restore(cache, path, options, builtinRegistry());
+    expect(restored).toBeDefined();
+    expect(planFacts(restored!)).toEqual(planFacts(planned));
+    // Equal values are one object again, as planning made them: the params of an instance's points.
+    const scaled = [...restored!.nodes.values()].filter((n) => n.nodeId === 'scaled');
+    expect(new Set(scaled.map((n) => n.params)).size).toBe(new Set(scaled.map((n) => JSON.stringify(n.params))).size);
+  });
+
+  it('ignores an entry whose digest matches but whose indexes point nowhere', async () => {
+    const dir = await makeTempDir();
+    const path = await writePipeline(dir, linearPipeline({ extra: GRID }));
+    const cache = new PlanCache(join(dir, 'plans'));
+    const planned = await loadPlan(path, { registry: builtinRegistry(), planCache: () => cache });
+    const [name] = await memoEntries(cache.dir);
+    const text = await readFile(join(cache.dir, name), 'utf8');
+    const content = `${text.slice(0, text.lastIndexOf(',"digest":"'))}}`;
+    const entry = JSON.parse(content) as { instances: { params: number[] } };
+    const params = unpack(entry.instances.params);
+    entry.instances.params = pack([1000, ...params.slice(1)]); // the first instance's params: no such index
+    const forged = JSON.stringify(entry);
+    await writeFile(join(cache.dir, name), `${forged.slice(0, -1)},"digest":"${sha256(forged)}"}`);
+    expect(await restore(cache, path, {}, builtinRegistry())).toBeUndefined();
+    const replanned = await loadPlan(path, { registry: builtinRegistry(), planCache: () => cache });
+    expect(planFacts(replanned)).toEqual(planFacts(planned));
+  });
+
+  it(`does not memoise a plan of more than ${MAX_MEMO_INSTANCES} instances (restoring it would cost what planning does)`, async () => {
+    const dir = await makeTempDir();
+    const path = await writePipeline(dir, linearPipeline());
+    const cache = new PlanCache(join(dir, 'plans'));
+    const plan = await loadPlan(path, { registry: builtinRegistry() });
+    const [first] = plan.nodes.values();
+    const big = { ...plan, nodes: new Map(Array.from({ length: MAX_MEMO_INSTANCES + 1 }, (_, i) => [`${first.nodeId}#${i}`, { ...first, instanceId: `${first.nodeId}#${i}` }])) };
+    await cache.save(planInputs(path, await readFile(path, 'utf8'), {}), big);
+    expect(await memoEntries(cache.dir)).toHaveLength(0);
+    await cache.save(planInputs(path, await readFile(path, 'utf8'), {}), plan);
+    expect(await memoEntries(cache.dir)).toHaveLength(1);
   });
 
   it('ignores a corrupt memo and replaces it', async () => {

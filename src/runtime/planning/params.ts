@@ -3,6 +3,7 @@
 import { parse as parseYamlScalar } from 'yaml';
 import { UsageError } from '../errors.js';
 import type { Json } from '../tensor.js';
+import { pointId, pointValue } from './point-id.js';
 
 export interface Assignment {
   path: string;
@@ -86,15 +87,7 @@ export function parseAxisFlags(flags: readonly string[], flag: string, lookup: S
   return axes;
 }
 
-/** A value as it appears in a point id. */
-export function pointValue(v: Json): string {
-  return typeof v === 'string' ? v : JSON.stringify(v);
-}
-
-/** A point's id: its assignments as `path=value`, comma-separated; "default" without any. */
-export function pointId(assignments: readonly Assignment[]): string {
-  return assignments.length === 0 ? 'default' : assignments.map((a) => `${a.path}=${pointValue(a.value)}`).join(',');
-}
+export { pointId, pointValue } from './point-id.js';
 
 /** Grid points a sweep may have unless `$SIEVE_MAX_POINTS` says otherwise (see the README). */
 export const DEFAULT_MAX_POINTS = 100_000;
@@ -116,11 +109,28 @@ export function sweepSize(axes: SweepAxes): number {
   return n;
 }
 
-/** Expands grid axes (cartesian) times zip rows (paired) into points, in a stable order. */
-export function expandSweep(axes: SweepAxes, origin: { grid: string; zip: string }): GridPoint[] {
+/** How `expandSweep` labels and extends the points. */
+export interface SweepExpansion {
+  /** The origin of an axis's assignments when `originOf` says nothing: "sweep.grid", "sweep.zip". */
+  grid: string;
+  zip: string;
+  /** The origin of a path's assignments (e.g. the `--grid` flag or the `-p` that replaced the axis). */
+  originOf?: (path: string) => string | undefined;
+  /** Assignments every point starts with (the command line's `-p`), in this order. */
+  prefix?: readonly Assignment[];
+}
+
+/**
+ * Expands grid axes (cartesian, the first axis varying slowest) times zip rows (paired, innermost)
+ * into points, in a stable order. Points share their Assignment objects (one per axis value; a plan
+ * is read-only), and each `path=value` text is made once, so a 10^5-point grid costs little more
+ * than its ids.
+ */
+export function expandSweep(axes: SweepAxes, how: SweepExpansion): GridPoint[] {
+  const prefix = how.prefix ?? [];
   const gridPaths = Object.keys(axes.grid);
   const zipPaths = Object.keys(axes.zip);
-  if (gridPaths.length === 0 && zipPaths.length === 0) return [{ index: 0, id: 'default', assignments: [] }];
+  if (gridPaths.length === 0 && zipPaths.length === 0) return [{ index: 0, id: pointId(prefix), assignments: [...prefix] }];
   const size = sweepSize(axes);
   const limit = maxPoints();
   if (size > limit) {
@@ -134,20 +144,33 @@ export function expandSweep(axes: SweepAxes, origin: { grid: string; zip: string
   }
   const overlap = gridPaths.filter((p) => zipPaths.includes(p));
   if (overlap.length > 0) throw new UsageError(`${overlap.join(', ')} is both a grid and a zip axis`);
-  let rows: Assignment[][] = [[]];
-  for (const path of gridPaths) {
-    rows = rows.flatMap((row) => axes.grid[path].map((value) => [...row, { path, value, origin: origin.grid }]));
+  const texts = new Map<Assignment, string>();
+  const assignment = (path: string, value: Json, origin: string): Assignment => {
+    const a: Assignment = { path, value, origin: how.originOf?.(path) ?? origin };
+    texts.set(a, `${path}=${pointValue(value)}`);
+    return a;
+  };
+  const gridAxes = gridPaths.map((path) => axes.grid[path].map((value) => assignment(path, value, how.grid)));
+  const zipRows: Assignment[][] = zipPaths.length === 0
+    ? [[]]
+    : Array.from({ length: axes.zip[zipPaths[0]].length }, (_, i) => zipPaths.map((path) => assignment(path, axes.zip[path][i], how.zip)));
+  const prefixText = prefix.map((a) => `${a.path}=${pointValue(a.value)}`);
+  const points = new Array<GridPoint>(size);
+  const picked = new Array<Assignment>(gridAxes.length);
+  for (let index = 0; index < size; index++) {
+    const zip = zipRows[index % zipRows.length];
+    let rest = Math.floor(index / zipRows.length);
+    for (let j = gridAxes.length - 1; j >= 0; j--) {
+      const axis = gridAxes[j];
+      picked[j] = axis[rest % axis.length];
+      rest = Math.floor(rest / axis.length);
+    }
+    const assignments = [...prefix, ...picked, ...zip];
+    let id = prefixText.join(',');
+    for (let j = prefix.length; j < assignments.length; j++) id += `${j === 0 ? '' : ','}${texts.get(assignments[j])!}`;
+    points[index] = { index, id: id === '' ? 'default' : id, assignments };
   }
-  if (zipPaths.length > 0) {
-    const n = axes.zip[zipPaths[0]].length;
-    const zipRows = Array.from({ length: n }, (_, i) => zipPaths.map((path) => ({ path, value: axes.zip[path][i], origin: origin.zip })));
-    rows = rows.flatMap((row) => zipRows.map((z) => [...row, ...z]));
-  }
-  return rows.map((assignments, index) => ({
-    index,
-    id: pointId(assignments),
-    assignments,
-  }));
+  return points;
 }
 
 /** Names that would reach an object's prototype: refused in every param path and params key. */

@@ -3,7 +3,7 @@
 // instances that are identical across grid points.
 import { dirname } from 'node:path';
 import { ValidationError, type Diagnostic } from '../errors.js';
-import { hashJson } from '../keys/hash.js';
+import { canonicalJson, hashJson } from '../keys/hash.js';
 import { portsFor, type InputPort, type OutputPort, type Ports } from '../types/node-type.js';
 import { findCycle, topologicalOrder } from './dag.js';
 import {
@@ -11,7 +11,7 @@ import {
   type Assignment, type GridPoint, type SweepAxes,
 } from './params.js';
 import type { Json } from '../tensor.js';
-import type { PluginError } from '../types/registry.js';
+import type { PluginError, RegisteredNode } from '../types/registry.js';
 import type { ResourceHints } from '../types/resources.js';
 import { headerOf } from './header.js';
 import { NODE_ID_PATTERN, pipelineDocumentSchema } from './pipeline-schema.js';
@@ -19,6 +19,7 @@ import type { InputEdge, LoadedPlugin, NodeDecl, PipelineFile, Plan, PlannedNode
 import { SchemaValidator, yamlNumber, type Locate } from './schema.js';
 import { SourceDocument, type FieldPath } from './source.js';
 import { suggest } from './suggest.js';
+import { TupleTable } from './tuple-table.js';
 
 interface RawNode {
   type?: unknown;
@@ -124,17 +125,18 @@ export async function planFromText(path: string, text: string, options: PlanOpti
       replacedAxes.push(`-p ${a.path}=${pointValue(a.value)} replaces the ${kind} axis ${a.path} (${values.map(pointValue).join(', ')})`);
     }
   }
-  const pointOverrides = overrides.filter((a) => !axisOverrides.has(a.path));
+  // The other `-p` assignments come first in every point (the last one of a path wins, by path).
+  const fixed = [...new Map(overrides.filter((a) => !axisOverrides.has(a.path)).map((a) => [a.path, a])).values()]
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   let points: GridPoint[];
   try {
-    points = expandSweep(axes, { grid: 'sweep.grid', zip: 'sweep.zip' });
     // Axes from --grid/--zip are located on the command line, not in the file's sweep section.
     const flagOf = new Map<string, string>();
     for (const kind of ['grid', 'zip'] as const) for (const f of options[kind] ?? []) flagOf.set(f.split('=')[0].trim(), `--${kind} ${f}`);
-    if (flagOf.size > 0) {
-      points = points.map((pt) => ({ ...pt, assignments: pt.assignments.map((a) => (flagOf.has(a.path) ? { ...a, origin: flagOf.get(a.path)! } : a)) }));
-    }
-    points = points.map((pt) => withOverrides(pt, pointOverrides, axisOverrides));
+    points = expandSweep(axes, {
+      grid: 'sweep.grid', zip: 'sweep.zip', prefix: fixed,
+      originOf: (p) => axisOverrides.get(p)?.origin ?? flagOf.get(p),
+    });
   } catch (e) {
     // Point at the flags when the axes came from the command line, else at the file's sweep section.
     const fromCli = (options.grid?.length ?? 0) + (options.zip?.length ?? 0) > 0;
@@ -143,7 +145,7 @@ export async function planFromText(path: string, text: string, options: PlanOpti
         ? { file: CLI, line: 0, column: 0, field: '--grid/--zip', message: (e as Error).message }
         : source.diagnostic(['sweep'], (e as Error).message, 'key'),
     );
-    points = [withOverrides({ index: 0, id: 'default', assignments: [] }, pointOverrides, axisOverrides)];
+    points = [{ index: 0, id: pointId(fixed), assignments: fixed }];
   }
 
   const pipelineSeed = typeof raw.seed === 'number' ? raw.seed : 0;
@@ -158,26 +160,13 @@ export async function planFromText(path: string, text: string, options: PlanOpti
   // 10^5 points validates each node a handful of times, not 10^5 times).
   // A problem found at some points only is reported once, with the points named.
   const found = new Map<string, { d: Diagnostic; points: Set<string> }>();
-  let current = '';
-  const pushOnce = (d: Diagnostic): void => {
+  const reportAt = (d: Diagnostic, pointId: string): void => {
     const id = `${d.file}:${d.line}:${d.column}:${d.field}:${d.message}`;
     const entry = found.get(id) ?? { d, points: new Set<string>() };
     found.set(id, entry);
-    entry.points.add(current);
+    entry.points.add(pointId);
   };
-  interface Resolution {
-    id: number;
-    params: Record<string, Json>;
-    seed: number;
-    ports?: Ports;
-    /** The first resolution with the same type, version, params and seed (see canonOf). */
-    canon?: number;
-    /** What is wrong with it, reported for every point that uses it. */
-    problems: Diagnostic[];
-  }
   const resolutions = decls.map(() => new Map<string, Resolution>());
-  const resolutionBySignature = decls.map(() => new Map<string, Resolution>());
-  let nextResolution = 0;
   const resolve = (di: number, assignments: readonly Assignment[], seedForAll: number): Resolution => {
     const d = decls[di];
     const mine: [string[], Assignment][] = [];
@@ -214,10 +203,10 @@ export async function planFromText(path: string, text: string, options: PlanOpti
     const paramDiags = validator.validate(reg.node.paramsSchema, p, ['nodes', d.id, 'params'], locate).map((diag) => gridHint(diag, assigned));
     // A non-finite number in the file is reported once, above, wherever it is.
     const problems = paramDiags.filter((x) => x.file === CLI || !x.message.includes('(not a finite number)'));
-    const r: Resolution = { id: nextResolution++, params: p, seed, problems };
+    let ports: Ports | undefined;
     if (paramDiags.length === 0) {
       try {
-        r.ports = portsFor(reg.node, p, new Set(Object.keys(d.inputs)));
+        ports = portsFor(reg.node, p, new Set(Object.keys(d.inputs)));
       } catch (e) {
         problems.push(source.diagnostic(['nodes', d.id, 'params'], (e as Error).message));
       }
@@ -226,57 +215,26 @@ export async function planFromText(path: string, text: string, options: PlanOpti
         problems.push({ ...locate(['nodes', d.id, 'params', ...problem.path], 'value'), message: problem.message });
       }
     }
+    // Every field set here, so that all resolutions have one shape.
+    const r: Resolution = { params: p, seed, ports, problems, canon: -1, portsId: -1 };
     resolutions[di].set(signature, r);
     return r;
   };
   const declIndex = new Map(decls.map((d, i) => [d.id, i]));
   const upstreamOf = decls.map((d) => [...new Set(Object.values(d.inputs).map((ref) => declIndex.get(String(ref).split('.')[0])).filter((i): i is number => i !== undefined))]);
-  // Every point assigns the same paths in the same order (expandSweep): which positions reach
-  // which declaration is found once, and a point's values are told apart by small numbers.
-  const template = points[0].assignments;
-  const positions = decls.map((d) => template.flatMap((a, k) => (a.path === 'seed' || a.path.split('.')[0] === d.id ? [k] : [])));
-  const valueIds = template.map(() => new Map<unknown, number>());
-  const valueId = (k: number, v: Json): number => {
-    let id = valueIds[k].get(v);
-    if (id === undefined) valueIds[k].set(v, (id = valueIds[k].size));
-    return id;
-  };
-  const inputsChecked = new Set<string>();
-  /** For each declaration, the resolution at each point. */
-  const resolved: Resolution[][] = decls.map(() => new Array<Resolution>(points.length));
-  for (const [pi, point] of points.entries()) {
-    current = point.id;
-    let assignments: readonly Assignment[] | undefined;
-    let seedForAll = pipelineSeed;
-    for (const [di] of decls.entries()) {
-      if (pi > 0 && positions[di].length === 0) {
-        resolved[di][pi] = resolved[di][0]; // nothing the sweep assigns reaches it
-        resolved[di][pi].problems.forEach(pushOnce);
-        continue;
-      }
-      const signature = positions[di].map((k) => valueId(k, point.assignments[k].value)).join(',');
-      let r = resolutionBySignature[di].get(signature);
-      if (r === undefined) {
-        if (!assignments) {
-          assignments = point.assignments; // -p overrides included (withOverrides)
-          for (const a of assignments) if (a.path === 'seed') seedForAll = Number(a.value);
-        }
-        r = resolve(di, assignments, seedForAll);
-        resolutionBySignature[di].set(signature, r);
-      }
-      resolved[di][pi] = r;
-      r.problems.forEach(pushOnce);
-    }
-    for (const [di, d] of decls.entries()) {
-      if (pi > 0 && resolved[di][pi] === resolved[di][pi - 1] && upstreamOf[di].every((u) => resolved[u][pi] === resolved[u][pi - 1])) continue;
-      const key = `${di}:${resolved[di][pi].id}:${upstreamOf[di].map((u) => resolved[u][pi].id).join(',')}`;
-      if (inputsChecked.has(key)) continue;
-      inputsChecked.add(key);
-      const ports = new Map<string, Ports>();
-      for (const i of [di, ...upstreamOf[di]]) if (resolved[i][pi].ports) ports.set(decls[i].id, resolved[i][pi].ports!);
-      checkInputs(d, ports, knownIds, source, pushOnce);
-    }
-  }
+  const resolved = resolveAtPoints(decls, points, upstreamOf, {
+    resolve: (di, assignments) => {
+      let seedForAll = pipelineSeed;
+      for (const a of assignments) if (a.path === 'seed') seedForAll = Number(a.value); // -p overrides included
+      return resolve(di, assignments, seedForAll);
+    },
+    checkInputs: (di, ports) => {
+      const problems: Diagnostic[] = [];
+      checkInputs(decls[di], ports, knownIds, source, (x) => problems.push(x));
+      return problems;
+    },
+    report: reportAt,
+  });
   for (const { d, points: where } of found.values()) {
     const at = [...where];
     if (at.length === points.length) diags.push(d);
@@ -290,71 +248,11 @@ export async function planFromText(path: string, text: string, options: PlanOpti
     throw new ValidationError(diags);
   }
 
-  // Instances: declaration by declaration in a topological order, point by point, so instances are
-  // made in the order the executor wants (node position, then first point) and each one's points
-  // come in ascending order. Identity: the resolution and the instances the inputs come from.
   const order = topologicalOrder(decls.map((d) => d.id), { upstream: edges })!.map((id) => declIndex.get(id)!);
-  const ordered = new Map<string, PlannedNode>();
-  const instanceOf: Int32Array[] = decls.map(() => new Int32Array(points.length));
-  const instances: PlannedNode[] = [];
-  for (const di of order) {
-    const d = decls[di];
-    const reg = registry.get(d.type)!;
-    const refs = Object.entries(d.inputs).map(([port, ref]) => ({ port, from: String(ref).split('.')[0], ref: String(ref), ports: new Map<Ports | undefined, string>(), edges: [] as InputEdge[] }));
-    const fromIndex = refs.map((x) => declIndex.get(x.from)!);
-    // Resolutions with equal content (a swept value equal to the default, say) are one.
-    const canonical = new Map<string, number>();
-    const canonOf = (r: Resolution): number => {
-      if (r.canon === undefined) {
-        const h = hashJson({ type: d.type, version: reg.node.version, params: r.params, seed: r.seed });
-        if (!canonical.has(h)) canonical.set(h, r.id);
-        r.canon = canonical.get(h)!;
-      }
-      return r.canon;
-    };
-    const byIdentity = new Map<string, number>();
-    for (let pi = 0; pi < points.length; pi++) {
-      const r = resolved[di][pi];
-      // The same resolution fed by the same instances as at the previous point: the same instance.
-      if (pi > 0 && r === resolved[di][pi - 1] && fromIndex.every((u) => instanceOf[u][pi] === instanceOf[u][pi - 1])) {
-        const same = instanceOf[di][pi - 1];
-        instanceOf[di][pi] = same;
-        instances[same].points.push(points[pi].index);
-        continue;
-      }
-      let identity = String(canonOf(r));
-      for (const u of fromIndex) identity += `,${instanceOf[u][pi]}`;
-      let num = byIdentity.get(identity);
-      if (num === undefined) {
-        const inputs: Record<string, InputEdge> = {};
-        for (const [i, x] of refs.entries()) {
-          const upstream = instanceOf[fromIndex[i]][pi];
-          let edge = x.edges[upstream];
-          if (edge === undefined) {
-            const producer = resolved[fromIndex[i]][pi].ports;
-            let fromPort = x.ports.get(producer);
-            if (fromPort === undefined) x.ports.set(producer, (fromPort = parseRef(x.ref, producer)[1]!));
-            x.edges[upstream] = edge = { instanceId: instances[upstream].instanceId, nodeId: x.from, port: fromPort };
-          }
-          inputs[x.port] = edge; // shared by every instance fed by that one (a plan is read-only)
-        }
-        num = instances.length;
-        // Unique in the plan: the node id and the count of its instances before this one.
-        const instanceId = `${d.id}#${byIdentity.size}`;
-        const node: PlannedNode = {
-          instanceId, nodeId: d.id, typeName: d.type, registered: reg, params: r.params, seed: r.seed, inputs, ports: r.ports!, points: [],
-          ...(d.resources ? { resources: d.resources } : {}),
-        };
-        instances.push(node);
-        ordered.set(instanceId, node);
-        byIdentity.set(identity, num);
-      }
-      instanceOf[di][pi] = num;
-      instances[num].points.push(points[pi].index);
-    }
-  }
-  const pointNodes = points.map((_p, pi) => new Map(order.map((di) => [decls[di].id, instances[instanceOf[di][pi]].instanceId])));
-
+  const { nodes, pointNodes } = makeInstances(decls, order, points, resolved, {
+    upstreamOf, declIndex,
+    registered: decls.map((d) => registry.get(d.type)!),
+  });
   const file: PipelineFile = {
     path,
     baseDir,
@@ -365,17 +263,300 @@ export async function planFromText(path: string, text: string, options: PlanOpti
     ...(replacedAxes.length > 0 ? { notes: replacedAxes } : {}),
   };
   return {
-    file, points, nodes: ordered, pointNodes, registry, plugins,
+    file, points, nodes, pointNodes, registry, plugins,
     sweptPaths: [...Object.keys(axes.grid), ...Object.keys(axes.zip)],
   };
 }
 
-/** A sweep point with the command line's `-p` assignments: axis replacements in place, the others first (by path). */
-function withOverrides(pt: GridPoint, others: readonly Assignment[], axisOverrides: ReadonlyMap<string, Assignment>): GridPoint {
-  const last = new Map(others.map((a) => [a.path, a]));
-  const fixed = [...last.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const assignments = [...fixed, ...pt.assignments.map((a) => (axisOverrides.has(a.path) ? { ...a, origin: axisOverrides.get(a.path)!.origin } : a))];
-  return { index: pt.index, id: pointId(assignments), assignments };
+/** A node's params and ports at some points (its declaration with the assignments that reach it). */
+interface Resolution {
+  params: Record<string, Json>;
+  seed: number;
+  ports?: Ports;
+  /** What is wrong with it, reported for every point that uses it. */
+  problems: Diagnostic[];
+  /** Its number among the node's resolutions with distinct type, version, params and seed (see makeInstances); -1 until known. */
+  canon: number;
+  /** Its ports, numbered by content (see resolveAtPoints); -1 until known. */
+  portsId: number;
+}
+
+/**
+ * For each declaration, its resolution at each point. A declaration's resolution depends only on
+ * the assignments that reach it, so `resolve` is called once per distinct set of their values (a
+ * grid of 10^5 points validates each node a handful of times, not 10^5 times), and inputs are
+ * checked once per distinct set of ports (the node's and its upstream nodes'). Every problem is
+ * reported at every point that has it.
+ */
+function resolveAtPoints(
+  decls: readonly NodeDecl[],
+  points: readonly GridPoint[],
+  upstreamOf: readonly number[][],
+  how: {
+    resolve: (di: number, assignments: readonly Assignment[]) => Resolution;
+    checkInputs: (di: number, ports: Map<string, Ports>) => Diagnostic[];
+    report: (problem: Diagnostic, pointId: string) => void;
+  },
+): Resolution[][] {
+  // Every point assigns the same paths in the same order (expandSweep): which positions reach
+  // which declaration is found once, and a point's values are numbered per position.
+  const template = points[0].assignments;
+  const positions = decls.map((d) => template.flatMap((a, k) => (a.path === 'seed' || a.path.split('.')[0] === d.id ? [k] : [])));
+  const valueIdAt = template.map((_a, k) => {
+    const ids = new Int32Array(points.length);
+    const seen = new Map<unknown, number>();
+    for (let pi = 0; pi < points.length; pi++) {
+      const v = points[pi].assignments[k].value;
+      let id = seen.get(v);
+      if (id === undefined) seen.set(v, (id = seen.size));
+      ids[pi] = id;
+    }
+    return ids;
+  });
+  // A declaration's signature at a point: the numbers of the values that reach it.
+  const bySignature = positions.map((ks) => new TupleTable(ks.length, 64));
+  const resolutionsOf: Resolution[][] = decls.map(() => []);
+  const signature = new Int32Array(template.length);
+  // Ports numbered by content, so that inputs are checked once per distinct set of them.
+  const portsIds = new Map<string, number>();
+  const portsId = (r: Resolution): number => {
+    if (r.portsId < 0) {
+      const text = r.ports ? canonicalJson(r.ports as unknown as Record<string, unknown>) : '';
+      let id = portsIds.get(text);
+      if (id === undefined) portsIds.set(text, (id = portsIds.size));
+      r.portsId = id;
+    }
+    return r.portsId;
+  };
+  const inputProblems = new Map<string, Diagnostic[]>();
+  const lastInputProblems: Diagnostic[][] = decls.map(() => []);
+  const resolved: Resolution[][] = decls.map(() => new Array<Resolution>(points.length));
+  for (let pi = 0; pi < points.length; pi++) {
+    const point = points[pi];
+    for (let di = 0; di < decls.length; di++) {
+      const ks = positions[di];
+      let r: Resolution;
+      if (pi > 0 && ks.length === 0) r = resolved[di][0]; // nothing the sweep assigns reaches it
+      else {
+        for (let j = 0; j < ks.length; j++) signature[j] = valueIdAt[ks[j]][pi];
+        const n = bySignature[di].find(signature);
+        if (n >= 0) r = resolutionsOf[di][n];
+        else {
+          r = how.resolve(di, point.assignments);
+          resolutionsOf[di][bySignature[di].add(signature)] = r;
+        }
+      }
+      resolved[di][pi] = r;
+      for (const problem of r.problems) how.report(problem, point.id);
+    }
+    for (let di = 0; di < decls.length; di++) {
+      const ups = upstreamOf[di];
+      let same = pi > 0 && portsId(resolved[di][pi]) === portsId(resolved[di][pi - 1]);
+      for (let j = 0; same && j < ups.length; j++) same = portsId(resolved[ups[j]][pi]) === portsId(resolved[ups[j]][pi - 1]);
+      if (!same) {
+        let key = `${di}:${portsId(resolved[di][pi])}`;
+        for (const u of ups) key += `,${portsId(resolved[u][pi])}`;
+        let problems = inputProblems.get(key);
+        if (problems === undefined) {
+          const ports = new Map<string, Ports>();
+          for (const i of [di, ...ups]) if (resolved[i][pi].ports) ports.set(decls[i].id, resolved[i][pi].ports!);
+          inputProblems.set(key, (problems = how.checkInputs(di, ports)));
+        }
+        lastInputProblems[di] = problems;
+      }
+      for (const problem of lastInputProblems[di]) how.report(problem, point.id);
+    }
+  }
+  return resolved;
+}
+
+/**
+ * The plan's instances and each point's: declaration by declaration in a topological order, so
+ * instances are made in the order the executor wants (node position, then first point) and each
+ * one's points come in ascending order. An instance is identified by its resolution's content and
+ * the instances its inputs come from.
+ */
+function makeInstances(
+  decls: readonly NodeDecl[],
+  order: readonly number[],
+  points: readonly GridPoint[],
+  resolved: readonly Resolution[][],
+  context: {
+    upstreamOf: readonly number[][];
+    declIndex: ReadonlyMap<string, number>;
+    registered: readonly RegisteredNode[];
+  },
+): { nodes: Map<string, PlannedNode>; pointNodes: Map<string, string>[] } {
+  const { upstreamOf, declIndex, registered } = context;
+  const nodes = new Map<string, PlannedNode>();
+  /** For each declaration, the number of its instance at each point (among the declaration's). */
+  const instanceOf: Int32Array[] = decls.map(() => new Int32Array(points.length));
+  /** For each declaration, its instances. */
+  const instancesOf: PlannedNode[][] = decls.map(() => []);
+  /** For each output (`<node>.<port>`), its edges by the number of the producing instance. */
+  const edgesFrom = new Map<string, { port: string; edges: InputEdge[] }>();
+  for (const di of order) {
+    const d = decls[di];
+    const ups = upstreamOf[di];
+    const { count, firstPoint, size } = numberInstances(d, registered[di], points.length, resolved[di], ups.map((u) => instanceOf[u]), instanceOf[di]);
+    createInstances(di, d, registered[di], count, firstPoint, size, points, resolved, { ups, instanceOf, instancesOf, declIndex, edgesFrom }, instancesOf[di], nodes);
+    fillPoints(points, instanceOf[di], instancesOf[di], size);
+  }
+  return { nodes, pointNodes: pointNodesOf(decls, order, points.length, instanceOf, instancesOf) };
+}
+
+/** For each point, node id → instance id. */
+function pointNodesOf(decls: readonly NodeDecl[], order: readonly number[], n: number, instanceOf: readonly Int32Array[], instancesOf: readonly PlannedNode[][]): Map<string, string>[] {
+  const pointNodes = new Array<Map<string, string>>(n);
+  for (let pi = 0; pi < n; pi++) {
+    const m = new Map<string, string>();
+    for (const di of order) m.set(decls[di].id, instancesOf[di][instanceOf[di][pi]].instanceId);
+    pointNodes[pi] = m;
+  }
+  return pointNodes;
+}
+
+/**
+ * Makes a declaration's instances (see numberInstances), in the order of their first points, into
+ * `mine` and `nodes`. Instances fed by the same upstream instances share their (read-only) inputs
+ * object, and an edge from an instance's output is shared by every input that reads it.
+ */
+function createInstances(
+  di: number,
+  d: NodeDecl,
+  reg: RegisteredNode,
+  count: number,
+  firstPoint: Int32Array,
+  size: Int32Array,
+  points: readonly GridPoint[],
+  resolved: readonly Resolution[][],
+  graph: {
+    ups: readonly number[];
+    instanceOf: readonly Int32Array[];
+    instancesOf: readonly PlannedNode[][];
+    declIndex: ReadonlyMap<string, number>;
+    edgesFrom: Map<string, { port: string; edges: InputEdge[] }>;
+  },
+  mine: PlannedNode[],
+  nodes: Map<string, PlannedNode>,
+): void {
+  const { ups, instanceOf, instancesOf, declIndex, edgesFrom } = graph;
+  const refs = Object.entries(d.inputs).map(([port, ref]) => ({ port, from: String(ref).split('.')[0], ref: String(ref), outputs: new Map<Ports | undefined, { port: string; edges: InputEdge[] }>() }));
+  const fromIndex = refs.map((x) => declIndex.get(x.from)!);
+  const byUpstream = new TupleTable(ups.length, 64);
+  const upstream = new Int32Array(ups.length);
+  const inputsOf: Record<string, InputEdge>[] = [];
+  for (let j = 0; j < count; j++) {
+    const pi = firstPoint[j];
+    const r = resolved[di][pi];
+    for (let k = 0; k < ups.length; k++) upstream[k] = instanceOf[ups[k]][pi];
+    const u = byUpstream.intern(upstream);
+    let inputs = inputsOf[u];
+    if (inputs === undefined) {
+      inputs = {};
+      for (let i = 0; i < refs.length; i++) {
+        const x = refs[i];
+        const producer = resolved[fromIndex[i]][pi].ports;
+        let output = x.outputs.get(producer);
+        if (output === undefined) {
+          const port = parseRef(x.ref, producer)[1]!;
+          output = edgesFrom.get(`${x.from}.${port}`);
+          if (output === undefined) edgesFrom.set(`${x.from}.${port}`, (output = { port, edges: [] }));
+          x.outputs.set(producer, output);
+        }
+        const from = instanceOf[fromIndex[i]][pi];
+        let edge = output.edges[from];
+        if (edge === undefined) output.edges[from] = edge = { instanceId: instancesOf[fromIndex[i]][from].instanceId, nodeId: x.from, port: output.port };
+        inputs[x.port] = edge;
+      }
+      inputsOf[u] = inputs;
+    }
+    // An instance has the points of each of its upstream instances, so where it has as many as one
+    // of them, it has the same: it shares that (read-only) array.
+    let shared: number[] | undefined;
+    for (let k = 0; k < ups.length && shared === undefined; k++) {
+      const theirs = instancesOf[ups[k]][upstream[k]].points;
+      if (theirs.length === size[j]) shared = theirs;
+    }
+    // Unique in the plan: the node id and the count of its instances before this one.
+    const instanceId = `${d.id}#${j}`;
+    const node: PlannedNode = {
+      instanceId, nodeId: d.id, typeName: d.type, registered: reg, params: r.params, seed: r.seed, inputs, ports: r.ports!,
+      points: shared ?? (size[j] === 1 ? [points[pi].index] : []),
+    };
+    if (d.resources) node.resources = d.resources;
+    mine.push(node);
+    nodes.set(instanceId, node);
+  }
+}
+
+/**
+ * Numbers a declaration's instances (0, 1, ... in the order of their first points) into `mine`, the
+ * instance at each point: one per distinct [resolution content, upstream instances].
+ */
+function numberInstances(
+  d: NodeDecl,
+  reg: RegisteredNode,
+  n: number,
+  resolved: readonly Resolution[],
+  upstream: readonly Int32Array[],
+  mine: Int32Array,
+): { count: number; firstPoint: Int32Array; size: Int32Array } {
+  // Resolutions with equal content (a swept value equal to the default, say) are one.
+  const canonical = new Map<string, number>();
+  const canonOf = (r: Resolution): number => {
+    if (r.canon < 0) {
+      const h = hashJson({ type: d.type, version: reg.node.version, params: r.params, seed: r.seed });
+      let c = canonical.get(h);
+      if (c === undefined) canonical.set(h, (c = canonical.size));
+      r.canon = c;
+    }
+    return r.canon;
+  };
+  const byIdentity = new TupleTable(1 + upstream.length, 64);
+  const identity = new Int32Array(1 + upstream.length);
+  let firstPoint: Int32Array = new Int32Array(64);
+  let size: Int32Array = new Int32Array(64);
+  for (let pi = 0; pi < n; pi++) {
+    const r = resolved[pi];
+    // The same resolution fed by the same instances as at the previous point: the same instance.
+    let same = pi > 0 && r === resolved[pi - 1];
+    for (let k = 0; same && k < upstream.length; k++) same = upstream[k][pi] === upstream[k][pi - 1];
+    if (same) {
+      size[(mine[pi] = mine[pi - 1])]++;
+      continue;
+    }
+    identity[0] = canonOf(r);
+    for (let k = 0; k < upstream.length; k++) identity[k + 1] = upstream[k][pi];
+    let j = byIdentity.find(identity);
+    if (j < 0) {
+      j = byIdentity.add(identity);
+      if (j === firstPoint.length) {
+        firstPoint = grown(firstPoint);
+        size = grown(size);
+      }
+      firstPoint[j] = pi;
+    }
+    mine[pi] = j;
+    size[j]++;
+  }
+  return { count: byIdentity.size, firstPoint, size };
+}
+
+function grown(a: Int32Array): Int32Array {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+/** Fills the points arrays of the instances that have one of their own (not shared, more than one point). */
+function fillPoints(points: readonly GridPoint[], mine: Int32Array, instances: readonly PlannedNode[], size: Int32Array): void {
+  const filling = new Uint8Array(instances.length);
+  for (let j = 0; j < instances.length; j++) filling[j] = size[j] > 1 && instances[j].points.length === 0 ? 1 : 0;
+  for (let pi = 0; pi < points.length; pi++) {
+    const j = mine[pi];
+    if (filling[j] === 1) instances[j].points.push(points[pi].index);
+  }
 }
 
 /** A value as text that tells apart what JSON would merge (NaN, ±Infinity and null). */
