@@ -87,8 +87,6 @@ export function parseAxisFlags(flags: readonly string[], flag: string, lookup: S
   return axes;
 }
 
-export { pointId, pointValue } from './point-id.js';
-
 /** Grid points a sweep may have unless `$SIEVE_MAX_POINTS` says otherwise (see the README). */
 export const DEFAULT_MAX_POINTS = 100_000;
 

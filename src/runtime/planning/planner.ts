@@ -7,9 +7,10 @@ import { canonicalJson, hashJson } from '../keys/hash.js';
 import { portsFor, type InputPort, type OutputPort, type Ports } from '../types/node-type.js';
 import { findCycle, topologicalOrder } from './dag.js';
 import {
-  FORBIDDEN_KEYS, expandSweep, forbiddenSegment, parseAxisFlags, parseOverrides, pointId, pointValue, schemaAt, setPath, splitList, unsetPath,
+  FORBIDDEN_KEYS, expandSweep, forbiddenSegment, parseAxisFlags, parseOverrides, schemaAt, setPath, splitList, unsetPath,
   type Assignment, type GridPoint, type SweepAxes,
 } from './params.js';
+import { pointId, pointValue } from './point-id.js';
 import type { Json } from '../tensor.js';
 import type { PluginError, RegisteredNode } from '../types/registry.js';
 import type { ResourceHints } from '../types/resources.js';

@@ -4,7 +4,7 @@
 import type { NodeRecord } from '../execution/events.js';
 import { FileHasher } from '../keys/hash.js';
 import { computeKey, fingerprintNode, materialOf, nodeEnvironment } from '../keys/keys.js';
-import { pointId } from '../planning/params.js';
+import { pointId } from '../planning/point-id.js';
 import type { Plan, PlannedNode } from '../planning/plan-types.js';
 import { describeOrigin, usableFor, type ObjectRef, type Store } from '../store/store.js';
 import type { Json } from '../tensor.js';
