@@ -124,6 +124,23 @@ describe.each(kinds)('tiered store over a $name remote', (kind) => {
     await s.close();
     await remote.close();
   });
+
+  it('writes back objects already in the local tier that the remote lacks (a hit older than the remote)', async () => {
+    const dir = await makeTempDir('sieve-tiered-');
+    const ref = kind.ref(dir, 'writeback');
+    const local = new Store(join(dir, 'b'));
+    const older = await local.put(new TextEncoder().encode('computed before the remote was used'));
+    const remote = remoteOf(ref);
+    await remote.connect();
+    expect((await remote.has([older.hash])).size).toBe(0);
+    const tiered = new TieredStore(local.root, remote, ref);
+    await tiered.writeBack([older]);
+    expect([...(await remote.has([older.hash]))]).toEqual([older.hash]);
+    await tiered.writeBack([older]); // present: nothing to send, no error
+    // An object this cache does not have cannot be sent: said, not swallowed.
+    await expect(tiered.writeBack([{ hash: 'e'.repeat(64), size: 3 }])).rejects.toThrow(/could not be written back/);
+    await tiered.close();
+  });
 });
 
 describe('store descriptions', () => {

@@ -9,6 +9,7 @@
 //   put(bytes)  into the local cache, then pushed to the remote in the background (write-back);
 //   flush()     waits for every push so far and throws the first failure: a task awaits it before
 //               it reports completion (runTask does), so a completed task's outputs are on the remote.
+//   writeBack(refs)  pushes objects already here that the remote lacks (a hit older than the remote).
 //   close()     releases the remote's connections.
 //
 // Action records and logs stay in the local action cache: a remote is a dumb blob store, and a
@@ -97,17 +98,30 @@ export class TieredStore extends Store {
 
   override async put(bytes: Uint8Array): Promise<{ hash: string; size: number; written: boolean }> {
     const r = await super.put(bytes);
+    // An object new to this cache is uploaded as it is (which also replaces a bad copy on the
+    // remote); one that was here already only when the remote lacks it.
+    this.push(r, !r.written);
+    return r;
+  }
+
+  /**
+   * Pushes the objects of `refs` (in this cache) that the remote lacks, and waits for it: a cache hit
+   * found in the local tier may predate the remote, whose readers would not find it there.
+   */
+  async writeBack(refs: readonly SizedRef[]): Promise<void> {
+    for (const ref of refs) this.push(ref, true);
+    await this.flush();
+  }
+
+  private push(ref: SizedRef, onlyIfMissing: boolean): void {
     const push = this.pushLimit(async () => {
       await this.connected();
-      // An object new to this cache is uploaded as it is (which also replaces a bad copy on the
-      // remote); one that was here already only when the remote lacks it.
-      if (!r.written && (await this.remote.has([r.hash])).has(r.hash)) return;
-      await this.remote.put(r.hash, this.objectPath(r.hash), r.size);
+      if (onlyIfMissing && (await this.remote.has([ref.hash])).has(ref.hash)) return;
+      await this.remote.put(ref.hash, this.objectPath(ref.hash), ref.size);
     }).catch((e: unknown) => {
       this.failures.push(e);
     });
     this.pending.push(push);
-    return r;
   }
 
   override async flush(): Promise<void> {

@@ -10,13 +10,13 @@ import { FileHasher } from '../../keys/hash.js';
 import { keyInstance } from '../../keys/keys.js';
 import type { Remote } from '../../remotes/remote.js';
 import { usableFor, type ActionRecord, type ObjectRef, type Store } from '../../store/store.js';
+import { TieredStore } from '../../store/tiered.js';
 import type { NodeRegistry } from '../../types/registry.js';
 import { nowMs } from '../clock.js';
 import { LocalRunner } from '../runner.js';
 import type { TaskHooks } from '../task.js';
 import { QUEUE_NAME, redisOptions, type RedisLocation } from './connection.js';
 import { checkTaskMessage, type TaskMessage, type TaskProgress, type TaskReply } from './message.js';
-import { writeBack } from './objects.js';
 
 export interface TaskWorkerOptions {
   redis: RedisLocation;
@@ -118,7 +118,7 @@ export class TaskWorker {
     const env = environment ? { environment } : {};
     const finish = async (status: TaskReply['status'], action: ActionRecord): Promise<TaskReply> => {
       // A hit found in the local tier may predate the remote: the coordinator looks there.
-      if (remote && status === 'cached') await writeBack(store, remote, Object.values(action.outputs));
+      if (status === 'cached' && store instanceof TieredStore) await store.writeBack(Object.values(action.outputs));
       return { status, worker: this.name, action, ...env, ...(this.opts.remote ? { remote: this.opts.remote.name } : {}) };
     };
     const found = store.getAction(key);
