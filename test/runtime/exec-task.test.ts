@@ -88,6 +88,18 @@ describe('exec-task', () => {
     expect(r.error).toMatch(/version .* here, but the task was planned with version 999/);
   });
 
+  it('a store that cannot be opened still gives a failed result file saying why', async () => {
+    const dir = await makeTempDir();
+    const plan = await planPipeline(await writePipeline(dir, linearPipeline()));
+    const [src] = tasksOf(plan, join(dir, 'cache'), dir);
+    // A remote of a kind this Sieve does not know: refused when the store is opened, before anything runs.
+    const task = { ...src, store: { type: 'tiered', root: join(dir, 'cache'), remote: { type: 'ftp', host: 'files.lab' } } } as unknown as TaskFile;
+    const r = await execTask(task, quiet);
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatch(/ftp/);
+    expect(JSON.parse(readFileSync(task.result, 'utf8'))).toMatchObject({ status: 'failed', nodeId: 'src', error: r.error });
+  });
+
   it('a malformed task file is a usage error naming the field', async () => {
     const dir = await makeTempDir();
     const plan = await planPipeline(await writePipeline(dir, linearPipeline()));

@@ -197,7 +197,14 @@ async function loadNode(task: TaskFile): Promise<NodeType<Record<string, unknown
  */
 export async function execTask(task: TaskFile, opts: ExecTaskOptions): Promise<TaskResultFile> {
   const t0 = nowMs();
-  const store = await openStore(task.store);
+  let store: Store;
+  try {
+    store = await openStore(task.store);
+  } catch (e) {
+    // No store to run in (an unknown remote, say): whoever waits on the result file still learns why.
+    opts.log(`${task.nodeId}: failed: ${errorMessage(e)}`);
+    return writeResult(task, t0, { status: 'failed', error: errorMessage(e) });
+  }
   try {
     return await execTaskIn(store, task, opts, t0);
   } finally {
@@ -205,17 +212,21 @@ export async function execTask(task: TaskFile, opts: ExecTaskOptions): Promise<T
   }
 }
 
+type ResultFields = Omit<TaskResultFile, 'format' | 'instanceId' | 'nodeId' | 'host' | 'ms' | 'finishedAt'>;
+
+/** Writes the task's result file atomically: through `tmpDir` (the cache's tmp/) when given and on its filesystem, else beside it. */
+async function writeResult(task: TaskFile, t0: number, r: ResultFields, tmpDir?: string): Promise<TaskResultFile> {
+  const result: TaskResultFile = {
+    format: TASK_RESULT_FORMAT, instanceId: task.instanceId, nodeId: task.nodeId, ...r,
+    host: hostname(), ms: Math.round(nowMs() - t0), finishedAt: new Date().toISOString(),
+  };
+  await writeFileAtomic(task.result, `${JSON.stringify(result, null, 1)}\n`, tmpDir);
+  return result;
+}
+
 async function execTaskIn(store: Store, task: TaskFile, opts: ExecTaskOptions, t0: number): Promise<TaskResultFile> {
   await store.init();
-  const finish = async (r: Omit<TaskResultFile, 'format' | 'instanceId' | 'nodeId' | 'host' | 'ms' | 'finishedAt'>): Promise<TaskResultFile> => {
-    const result: TaskResultFile = {
-      format: TASK_RESULT_FORMAT, instanceId: task.instanceId, nodeId: task.nodeId, ...r,
-      host: hostname(), ms: Math.round(nowMs() - t0), finishedAt: new Date().toISOString(),
-    };
-    // Through the cache's tmp/ when the result file is on its filesystem, else beside the file.
-    await writeFileAtomic(task.result, `${JSON.stringify(result, null, 1)}\n`, store.tmpDir);
-    return result;
-  };
+  const finish = (r: ResultFields): Promise<TaskResultFile> => writeResult(task, t0, r, store.tmpDir);
   let key: string | undefined;
   try {
     const node = await loadNode(task);
