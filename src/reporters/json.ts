@@ -42,6 +42,8 @@ export class JsonReporter implements RunListener {
         this.lastProgress.set(e.node.instanceId, now);
         return this.write({ event: 'progress', node: e.node.nodeId, type: e.node.type, points: e.node.points, done: e.done, total: e.total, unit: e.unit });
       }
+      case 'node-queued':
+        return this.write({ event: 'queued', node: e.node.nodeId, type: e.node.type, points: e.node.points });
       case 'node-where':
         return this.write({ event: 'worker', node: e.node.nodeId, type: e.node.type, points: e.node.points, worker: e.where });
       case 'node-warning':

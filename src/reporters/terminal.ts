@@ -10,7 +10,7 @@ import { bar, formatMs } from './format.js';
 
 interface LineState {
   ref: NodeRef;
-  status: 'waiting' | 'running' | 'cached' | 'ran' | 'failed' | 'skipped';
+  status: 'waiting' | 'queued' | 'running' | 'cached' | 'ran' | 'failed' | 'skipped';
   started?: number;
   done?: number;
   total?: number;
@@ -159,6 +159,8 @@ export class TerminalReporter implements RunListener {
     switch (s.status) {
       case 'waiting':
         return [pc.dim('·'), ` ${pc.dim('waiting')}`];
+      case 'queued':
+        return [pc.dim('…'), ` ${pc.dim('queued for a worker')}`];
       case 'running':
         return [pc.cyan(SPINNER[this.frame % SPINNER.length]), ` ${this.progressText(s, now, 20)}${s.where ? pc.dim(` on ${s.where}`) : ''}`];
       case 'cached':
@@ -183,10 +185,15 @@ export class TerminalReporter implements RunListener {
     const all = [...this.lines.values()];
     const running = all.filter((s) => s.status === 'running').sort((a, b) => (a.started ?? 0) - (b.started ?? 0));
     const waiting = all.filter((s) => s.status === 'waiting').length;
-    const finished = all.length - running.length - waiting;
-    const footerParts = [`${waiting} waiting`, `${running.length} running`, `${finished}/${all.length} done`];
+    const queued = all.filter((s) => s.status === 'queued').length;
+    const finished = all.length - running.length - waiting - queued;
     const shown = running.length + 1 <= maxLines ? running : running.slice(0, Math.max(0, maxLines - 1));
-    if (shown.length < running.length) footerParts.splice(1, 1, `${running.length - shown.length} more running`);
+    const footerParts = [
+      `${waiting} waiting`,
+      ...(queued > 0 ? [`${queued} queued`] : []),
+      shown.length < running.length ? `${running.length - shown.length} more running` : `${running.length} running`,
+      `${finished}/${all.length} done`,
+    ];
     const out = shown.map((s) => this.render(s, now, width));
     out.push(fitLine(pc.dim(`  ${footerParts.join(' · ')}`), width));
     return out.slice(-maxLines);
@@ -250,9 +257,19 @@ export class TerminalReporter implements RunListener {
         }
         return;
       }
+      case 'node-queued': {
+        const s = this.lines.get(e.node.instanceId);
+        if (s?.status !== 'running') return;
+        s.status = 'queued';
+        if (!this.update) this.opts.out.write(`  ${this.label(e.node)} ${pc.dim('queued for a worker')}\n`);
+        return;
+      }
       case 'node-where': {
         const s = this.lines.get(e.node.instanceId);
-        if (!s || s.where === e.where) return;
+        if (!s) return;
+        // Taken off the queue: its time runs from here.
+        if (s.status === 'queued') Object.assign(s, { status: 'running', started: nowMs(), lastLine: nowMs() });
+        if (s.where === e.where) return;
         s.where = e.where;
         if (!this.update && s.status === 'running') this.opts.out.write(`  ${this.label(e.node)} ${pc.dim(`on ${e.where}`)}\n`);
         return;

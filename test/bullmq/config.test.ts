@@ -2,6 +2,7 @@
 // the `executor: {type: bullmq}` section, and the check a worker makes of what it takes off the queue.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { jobIdOf, parseRedisUrl, queueUrl, redactRedisUrl, redisOptions } from '../../src/runtime/execution/bullmq/connection.js';
 import { TASK_MESSAGE_FORMAT, checkTaskMessage, type TaskMessage } from '../../src/runtime/execution/bullmq/message.js';
@@ -104,5 +105,20 @@ describe('progress view', () => {
     r.onEvent({ event: 'run-end', summary: { runId: 'r', pipeline: 'p', ok: true, counts: { ran: 1, cached: 0, failed: 0, skipped: 0 }, ms: 5, failures: [] } });
     expect(out).toContain('a (t) on gpu-box:123\n');
     expect(out).toMatch(/✓ a \(t\) ran in .* on gpu-box:123/);
+  });
+
+  it('shows a node queued for a worker until one takes it, and counts its time from then', () => {
+    const r = new TerminalReporter({ out: { write: () => undefined }, verbose: false, pointCount: 1 });
+    const a = { instanceId: 'a#0', nodeId: 'a', type: 't', points: ['default'] };
+    const b = { instanceId: 'b#0', nodeId: 'b', type: 't', points: ['default'] };
+    r.onEvent({ event: 'run-start', runId: 'r', pipeline: 'p', file: '/p.yaml', points: ['default'], nodes: [a, b], jobs: 1, time: '' });
+    r.onEvent({ event: 'node-start', node: a, key: KEY });
+    r.onEvent({ event: 'node-queued', node: a });
+    const size = { columns: 80, rows: 10 };
+    expect(r.liveBlock(size).map(stripVTControlCharacters)).toEqual(['  1 waiting · 1 queued · 0 running · 0/2 done']);
+    r.onEvent({ event: 'node-where', node: a, where: 'w1' });
+    const block = r.liveBlock(size).map(stripVTControlCharacters);
+    expect(block[0]).toMatch(/a \(t\) .* on w1$/);
+    expect(block[1]).toBe('  1 waiting · 1 running · 0/2 done');
   });
 });

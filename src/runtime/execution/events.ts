@@ -51,6 +51,8 @@ export type RunEvent =
   | { event: 'node-start'; node: NodeRef; key: string }
   | { event: 'node-progress'; node: NodeRef; done: number; total?: number; unit?: string }
   | { event: 'node-log'; node: NodeRef; message: string }
+  /** Handed to a queue executor and not yet taken by a worker (a `node-where` follows when one takes it). */
+  | { event: 'node-queued'; node: NodeRef }
   /** The worker (of a queue executor) that runs it. */
   | { event: 'node-where'; node: NodeRef; where: string }
   | { event: 'node-warning'; node: NodeRef; message: string }

@@ -166,6 +166,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<RunResu
           bus.emit({ event: 'node-log', node: ref, message });
         },
         signal,
+        queued: () => bus.emit({ event: 'node-queued', node: ref }),
         where: (where) => bus.emit({ event: 'node-where', node: ref, where }),
       };
       let tRun = 0;

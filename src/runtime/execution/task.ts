@@ -32,6 +32,8 @@ export interface TaskHooks {
   progress(done: number, total: number | undefined, unit: string | undefined): void;
   log(message: string): void;
   signal: AbortSignal;
+  /** Waiting in a queue for a worker (a queue executor). */
+  queued?(): void;
   /** Where it runs, when that is another machine (a queue worker's name). */
   where?(worker: string): void;
 }

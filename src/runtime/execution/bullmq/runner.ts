@@ -113,11 +113,14 @@ export class BullmqRunner implements Runner {
     await this.enqueue(jobId, msg);
     let worker: string | undefined;
     let logsSeen = 0;
+    let queued = false;
     for (;;) {
       if (hooks.signal.aborted) throw new Error('interrupted');
       const state = await this.queue.getJobState(jobId);
       // Still queued (or waiting for a retry): one read per wake-up, nothing more.
       if (state === 'waiting' || state === 'delayed' || state === 'prioritized') {
+        if (!queued) hooks.queued?.();
+        queued = true;
         await this.wait(jobId);
         continue;
       }
@@ -131,6 +134,7 @@ export class BullmqRunner implements Runner {
       if (typeof p === 'object' && p && typeof p.worker === 'string') {
         if (p.worker !== worker && state !== 'completed') {
           worker = p.worker;
+          queued = false;
           hooks.where?.(worker);
           hooks.log(`on worker ${worker}`);
         }
