@@ -90,6 +90,8 @@ describe.skipIf(why)('Slurm executor (real cluster)', () => {
     const r = await cli(['run', slurmPipeline, '--cache', join(dir, 'cache'), '--executor', 'slurm', '--wait'], dir);
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/submitted 4 Slurm job\(s\)/);
+    // The view names the job that ran each node.
+    expect(r.stdout).toMatch(/✓ scaled \(test-scale\).* ran in .* on Slurm job \d+/);
     expect(contract(await lockfileOf(slurmPipeline))).toEqual(contract(await lockfileOf(localPipeline)));
   }, 180_000);
 

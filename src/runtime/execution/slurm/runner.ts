@@ -100,6 +100,7 @@ export class SlurmRunner implements Runner {
     if (!job) throw new Error(`no Slurm job was submitted for it: run \`sieve run --executor slurm\` again`);
     hooks.log(`Slurm job ${job.jobId}, log ${job.log}`);
     let lastPhase = '';
+    const where = `Slurm job ${job.jobId}`;
     try {
       for (;;) {
         const result = readResult(job);
@@ -111,6 +112,7 @@ export class SlurmRunner implements Runner {
             // Its node type resolved another key environment on the compute node than here.
             hooks.log(`keyed ${result.key!.slice(0, 12)} on ${result.host} (here: ${task.key.slice(0, 12)}); its key environment there: ${JSON.stringify(result.environment ?? {})}`);
           }
+          hooks.where?.(where); // also when it ran between two polls
           return { outputs: action.outputs, notes: action.notes, action, ...(result.environment ? { environment: result.environment } : {}) };
         }
         if (hooks.signal.aborted) throw new Error('interrupted');
@@ -127,6 +129,9 @@ export class SlurmRunner implements Runner {
         if (state && state.phase !== lastPhase) {
           lastPhase = state.phase;
           hooks.log(`Slurm job ${job.jobId}: ${state.phase}${state.reason ? ` (${state.reason})` : ''}`);
+          // The view shows it queued while Slurm holds it, then the job that runs it.
+          if (state.phase === 'queued') hooks.queued?.();
+          if (state.phase === 'running') hooks.where?.(where);
         }
         if (state?.phase === 'running') {
           const m = /progress (\d+)(?:\/(\d+))?(?: (\S+))?\s*$/.exec(await logTail(job.log, 3).catch(() => ''));
