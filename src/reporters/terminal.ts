@@ -160,7 +160,7 @@ export class TerminalReporter implements RunListener {
       case 'waiting':
         return [pc.dim('·'), ` ${pc.dim('waiting')}`];
       case 'queued':
-        return [pc.dim('…'), ` ${pc.dim('queued for a worker')}`];
+        return [pc.dim('…'), ` ${pc.dim('queued')}`];
       case 'running':
         return [pc.cyan(SPINNER[this.frame % SPINNER.length]), ` ${this.progressText(s, now, 20)}${s.where ? pc.dim(` on ${s.where}`) : ''}`];
       case 'cached':
@@ -261,7 +261,7 @@ export class TerminalReporter implements RunListener {
         const s = this.lines.get(e.node.instanceId);
         if (s?.status !== 'running') return;
         s.status = 'queued';
-        if (!this.update) this.opts.out.write(`  ${this.label(e.node)} ${pc.dim('queued for a worker')}\n`);
+        if (!this.update) this.opts.out.write(`  ${this.label(e.node)} ${pc.dim('queued')}\n`);
         return;
       }
       case 'node-where': {

@@ -201,7 +201,7 @@ export async function execTask(task: TaskFile, opts: ExecTaskOptions): Promise<T
   try {
     store = await openStore(task.store);
   } catch (e) {
-    // No store to run in (an unknown remote, say): whoever waits on the result file still learns why.
+    // No store to run in (a remote whose settings are wrong, say): whoever waits on the result file still learns why.
     opts.log(`${task.nodeId}: failed: ${errorMessage(e)}`);
     return writeResult(task, t0, { status: 'failed', error: errorMessage(e) });
   }
