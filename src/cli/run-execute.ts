@@ -88,6 +88,7 @@ export async function runWith(p: Plan, store: Store, flags: RunFlags, opts: { jo
           heartbeatMs: heartbeatMs(),
           verbose: Boolean(flags.verbose),
           pointCount: p.points.length,
+          color: pc.isColorSupported,
         }),
     lockWriter,
     // A queue URL's credentials never reach the run record.

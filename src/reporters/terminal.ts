@@ -3,7 +3,7 @@
 // waiting ones ("27 waiting") — and no line is ever wider than the terminal, so redrawing in place
 // never leaves stale lines behind. Elsewhere (CI, nohup, Slurm logs): a line per node start and end
 // and, for long nodes, a heartbeat line with their progress at most every 10 s.
-import pc from 'picocolors';
+import picocolors from 'picocolors';
 import { nowMs } from '../runtime/execution/clock.js';
 import type { NodeRef, RunEvent, RunListener } from '../runtime/execution/events.js';
 import { bar, formatMs } from './format.js';
@@ -50,6 +50,8 @@ export interface TerminalReporterOptions {
   heartbeatMs?: number;
   /** Live redraw period (default 200 ms). */
   redrawMs?: number;
+  /** ANSI colours (the CLI passes picocolors' detection: a TTY, FORCE_COLOR, CI…); default off, so the text never depends on the environment. */
+  color?: boolean;
 }
 
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
@@ -98,7 +100,10 @@ export class TerminalReporter implements RunListener {
   /** Lines to print above the live block at its next redraw (a burst of cache hits is one write). */
   private pending: string[] = [];
 
+  private readonly pc: ReturnType<typeof picocolors.createColors>;
+
   constructor(private readonly opts: TerminalReporterOptions) {
+    this.pc = picocolors.createColors(Boolean(opts.color));
     this.update = opts.live;
   }
 
@@ -113,8 +118,8 @@ export class TerminalReporter implements RunListener {
 
   private label(ref: NodeRef): string {
     const multi = this.opts.pointCount > 1 && ref.points.length < this.opts.pointCount;
-    const scope = multi ? pc.dim(` [${ref.scope ?? (ref.points.length === 1 ? ref.points[0] : `${ref.points.length} points`)}]`) : '';
-    return `${ref.nodeId} ${pc.dim(`(${ref.type})`)}${scope}`;
+    const scope = multi ? this.pc.dim(` [${ref.scope ?? (ref.points.length === 1 ? ref.points[0] : `${ref.points.length} points`)}]`) : '';
+    return `${ref.nodeId} ${this.pc.dim(`(${ref.type})`)}${scope}`;
   }
 
   /** The label within `room` columns: the type goes first, then the scope loses its start, then the id its end. */
@@ -130,12 +135,12 @@ export class TerminalReporter implements RunListener {
     if (scopeRoom < 2) return id;
     const chars = [...scope];
     const cut = chars.length <= scopeRoom ? scope : `…${chars.slice(chars.length - scopeRoom + 1).join('')}`;
-    return `${id} ${pc.dim(`[${cut}]`)}`;
+    return `${id} ${this.pc.dim(`[${cut}]`)}`;
   }
 
   /** Bar (of `width` cells), percentage and count; then the elapsed time and the ETA when known. */
   private progressText(s: LineState, now: number, width: number): string {
-    const elapsed = pc.dim(formatMs(now - (s.started ?? now)));
+    const elapsed = this.pc.dim(formatMs(now - (s.started ?? now)));
     if (!s.total) return `${s.done !== undefined ? `${s.done}${s.unit ? ` ${s.unit}` : ''} ` : ''}${elapsed}`;
     const f = (s.done ?? 0) / s.total;
     const remaining = eta(s, now);
@@ -158,19 +163,19 @@ export class TerminalReporter implements RunListener {
   private parts(s: LineState, now: number): [string, string] {
     switch (s.status) {
       case 'waiting':
-        return [pc.dim('·'), ` ${pc.dim('waiting')}`];
+        return [this.pc.dim('·'), ` ${this.pc.dim('waiting')}`];
       case 'queued':
-        return [pc.dim('…'), ` ${pc.dim('queued')}`];
+        return [this.pc.dim('…'), ` ${this.pc.dim('queued')}`];
       case 'running':
-        return [pc.cyan(SPINNER[this.frame % SPINNER.length]), ` ${this.progressText(s, now, 20)}${s.where ? pc.dim(` on ${s.where}`) : ''}`];
+        return [this.pc.cyan(SPINNER[this.frame % SPINNER.length]), ` ${this.progressText(s, now, 20)}${s.where ? this.pc.dim(` on ${s.where}`) : ''}`];
       case 'cached':
-        return [pc.green('✓'), ` ${pc.dim('cached')}`];
+        return [this.pc.green('✓'), ` ${this.pc.dim('cached')}`];
       case 'ran':
-        return [pc.green('✓'), ` ${pc.dim(`ran in ${formatMs(s.ms ?? 0)}${s.where ? ` on ${s.where}` : ''}`)}`];
+        return [this.pc.green('✓'), ` ${this.pc.dim(`ran in ${formatMs(s.ms ?? 0)}${s.where ? ` on ${s.where}` : ''}`)}`];
       case 'failed':
-        return [pc.red('✗'), ` ${pc.red(`failed: ${firstLine(s.message)}`)}`];
+        return [this.pc.red('✗'), ` ${this.pc.red(`failed: ${firstLine(s.message)}`)}`];
       case 'skipped':
-        return [pc.yellow('-'), ` ${pc.yellow(`skipped: ${firstLine(s.message)}`)}`];
+        return [this.pc.yellow('-'), ` ${this.pc.yellow(`skipped: ${firstLine(s.message)}`)}`];
     }
   }
 
@@ -195,7 +200,7 @@ export class TerminalReporter implements RunListener {
       `${finished}/${all.length} done`,
     ];
     const out = shown.map((s) => this.render(s, now, width));
-    out.push(fitLine(pc.dim(`  ${footerParts.join(' · ')}`), width));
+    out.push(fitLine(this.pc.dim(`  ${footerParts.join(' · ')}`), width));
     return out.slice(-maxLines);
   }
 
@@ -243,7 +248,7 @@ export class TerminalReporter implements RunListener {
         const s = this.lines.get(e.node.instanceId);
         const now = nowMs();
         if (s) Object.assign(s, { status: 'running', started: now, lastLine: now });
-        if (!this.update) this.opts.out.write(`${pc.cyan('▶')} ${this.label(e.node)} ${pc.dim('started')}\n`);
+        if (!this.update) this.opts.out.write(`${this.pc.cyan('▶')} ${this.label(e.node)} ${this.pc.dim('started')}\n`);
         return;
       }
       case 'node-progress': {
@@ -261,7 +266,7 @@ export class TerminalReporter implements RunListener {
         const s = this.lines.get(e.node.instanceId);
         if (s?.status !== 'running') return;
         s.status = 'queued';
-        if (!this.update) this.opts.out.write(`  ${this.label(e.node)} ${pc.dim('queued')}\n`);
+        if (!this.update) this.opts.out.write(`  ${this.label(e.node)} ${this.pc.dim('queued')}\n`);
         return;
       }
       case 'node-where': {
@@ -271,14 +276,14 @@ export class TerminalReporter implements RunListener {
         if (s.status === 'queued') Object.assign(s, { status: 'running', started: nowMs(), lastLine: nowMs() });
         if (s.where === e.where) return;
         s.where = e.where;
-        if (!this.update && s.status === 'running') this.opts.out.write(`  ${this.label(e.node)} ${pc.dim(`on ${e.where}`)}\n`);
+        if (!this.update && s.status === 'running') this.opts.out.write(`  ${this.label(e.node)} ${this.pc.dim(`on ${e.where}`)}\n`);
         return;
       }
       case 'node-log':
-        if (this.opts.verbose) this.print(`  ${pc.dim(`${e.node.nodeId}:`)} ${e.message}`);
+        if (this.opts.verbose) this.print(`  ${this.pc.dim(`${e.node.nodeId}:`)} ${e.message}`);
         return;
       case 'node-warning':
-        this.print(`${pc.yellow('!')} ${e.node.nodeId}: ${e.message}`);
+        this.print(`${this.pc.yellow('!')} ${e.node.nodeId}: ${e.message}`);
         return;
       case 'node-end': {
         const s = this.lines.get(e.node.instanceId);
@@ -297,11 +302,11 @@ export class TerminalReporter implements RunListener {
         }
         const c = e.summary.counts;
         const parts = [`${c.ran} ran`, `${c.cached} cached`];
-        if (c.failed) parts.push(pc.red(`${c.failed} failed`));
-        if (c.skipped) parts.push(pc.yellow(`${c.skipped} skipped`));
-        this.opts.out.write(`${e.summary.ok ? pc.green('done') : pc.red('failed')}: ${parts.join(', ')} in ${formatMs(e.summary.ms)}\n`);
+        if (c.failed) parts.push(this.pc.red(`${c.failed} failed`));
+        if (c.skipped) parts.push(this.pc.yellow(`${c.skipped} skipped`));
+        this.opts.out.write(`${e.summary.ok ? this.pc.green('done') : this.pc.red('failed')}: ${parts.join(', ')} in ${formatMs(e.summary.ms)}\n`);
         for (const f of e.summary.failures) {
-          this.opts.out.write(`${pc.red('✗')} ${f.nodeId}${f.points.length && f.points[0] !== 'default' ? ` [${f.points.join(' | ')}]` : ''}: ${f.error}\n`);
+          this.opts.out.write(`${this.pc.red('✗')} ${f.nodeId}${f.points.length && f.points[0] !== 'default' ? ` [${f.points.join(' | ')}]` : ''}: ${f.error}\n`);
         }
       }
     }

@@ -136,3 +136,21 @@ describe('labels cut to the width', () => {
     expect(new Set(lines).size).toBe(3);
   });
 });
+
+describe('colour', () => {
+  // The text is the same in every environment (CI sets $CI, which turns picocolors' detection on).
+  it('is off unless asked for, whatever the environment says', () => {
+    const texts = [false, true].map((color) => {
+      let text = '';
+      const r = new TerminalReporter({ out: { write: (s: string) => (text += s) }, verbose: false, pointCount: 1, color });
+      const node: NodeRef = { instanceId: 'a', nodeId: 'a', type: 't', points: ['default'] };
+      r.onEvent({ event: 'run-start', runId: 'r', pipeline: 'p', file: 'p.yaml', points: ['default'], nodes: [node], jobs: 1, time: '' });
+      r.onEvent({ event: 'node-start', node, key: 'k' });
+      r.onEvent({ event: 'node-end', node, status: 'ran', ms: 5 });
+      return text;
+    });
+    expect(texts[0]).not.toMatch(/\x1b\[/);
+    expect(texts[1]).toMatch(/\x1b\[/);
+    expect(plain(texts[1])).toBe(texts[0]);
+  });
+});
