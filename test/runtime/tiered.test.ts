@@ -94,7 +94,7 @@ describe.each(kinds)('tiered store over a $name remote', (kind) => {
     expect(await local.check(srcOut.hash)).toBeUndefined();
     // Written back: the output is on the remote (before the task reported completion), and its action record is local only.
     const out = r.outputs!.y;
-    expect([...(await remote.has([out.hash]))]).toEqual([out.hash]);
+    expect([...(await remote.sizes([out.hash])).keys()]).toEqual([out.hash]);
     expect(local.getAction(r.key!)?.outputs.y).toEqual(out);
     await remote.close();
   });
@@ -132,14 +132,35 @@ describe.each(kinds)('tiered store over a $name remote', (kind) => {
     const older = await local.put(new TextEncoder().encode('computed before the remote was used'));
     const remote = remoteOf(ref);
     await remote.connect();
-    expect((await remote.has([older.hash])).size).toBe(0);
+    expect((await remote.sizes([older.hash])).size).toBe(0);
     const tiered = new TieredStore(local.root, remote, ref);
     await tiered.writeBack([older]);
-    expect([...(await remote.has([older.hash]))]).toEqual([older.hash]);
+    expect([...(await remote.sizes([older.hash])).keys()]).toEqual([older.hash]);
     await tiered.writeBack([older]); // present: nothing to send, no error
     // An object this cache does not have cannot be sent: said, not swallowed.
     await expect(tiered.writeBack([{ hash: 'e'.repeat(64), size: 3 }])).rejects.toThrow(/could not be written back/);
     await tiered.close();
+  });
+
+  it('a truncated copy on the remote is not the object: no hit, and writing back replaces it', async () => {
+    const dir = await makeTempDir('sieve-tiered-');
+    const ref = kind.ref(dir, 'truncated');
+    const local = new Store(join(dir, 'b'));
+    const whole = await local.put(new TextEncoder().encode('an object whose upload was cut short'));
+    const remote = remoteOf(ref);
+    await remote.connect();
+    const cut = join(dir, 'cut.bin');
+    await writeFile(cut, (await local.read(whole)).subarray(0, 10));
+    await remote.put(whole.hash, cut, 10);
+    expect(await remote.sizes([whole.hash])).toEqual(new Map([[whole.hash, 10]]));
+    const elsewhere = await openStore({ type: 'tiered', root: join(dir, 'c'), remote: ref });
+    expect(await elsewhere.has(whole)).toBe(false);
+    const tiered = new TieredStore(local.root, remote, ref);
+    await tiered.writeBack([whole]);
+    expect(await remote.sizes([whole.hash])).toEqual(new Map([[whole.hash, whole.size]]));
+    expect(await elsewhere.has(whole)).toBe(true);
+    expect(new TextDecoder().decode(await elsewhere.read(whole))).toBe('an object whose upload was cut short');
+    await Promise.all([elsewhere.close(), tiered.close()]);
   });
 });
 
@@ -190,7 +211,7 @@ describe('the executor over a tiered store', () => {
     expect(statuses(events)).toEqual({ src: 'cached', scaled: 'ran', m: 'ran' });
     expect(await executionCounts(log)).toEqual({ scaled: 1, m: 1 });
     const produced = nodeEnds(events).filter((e) => e.status === 'ran').flatMap((e) => Object.values(e.record!.outputs).map((o) => o.hash));
-    expect((await remote.has(produced)).size).toBe(produced.length);
+    expect((await remote.sizes(produced)).size).toBe(produced.length);
     await store.close();
     await remote.close();
   });
@@ -218,7 +239,7 @@ describe('the executor over a tiered store', () => {
     const remote = remoteOf(ref);
     await remote.connect();
     const outputs = nodeEnds(first).flatMap((e) => Object.values(e.record!.outputs).map((o) => o.hash));
-    expect((await remote.has(outputs)).size).toBe(2);
+    expect((await remote.sizes(outputs)).size).toBe(2);
     // Another machine: the records, none of the objects; spin (a worker thread) reads src from S3.
     const b = new Store(join(dir, 'b'));
     const a = new Store(join(dir, 'a'));
@@ -229,7 +250,7 @@ describe('the executor over a tiered store', () => {
     const src = nodeEnds(first).find((e) => e.node.nodeId === 'src')!.record!.outputs.x;
     expect(b.hasIntact(src)).toBe(true);
     const spun = nodeEnds(second).find((e) => e.node.nodeId === 'spin')!.record!.outputs.y;
-    expect((await remote.has([spun.hash])).has(spun.hash)).toBe(true);
+    expect((await remote.sizes([spun.hash])).has(spun.hash)).toBe(true);
     await remote.close();
   });
 });

@@ -119,6 +119,10 @@ describe('directory remote', () => {
     const linked = await pull(new Store(join(b, 'cache')), remote, lock).catch((e: unknown) => e);
     expect((linked as Error).message).toMatch(/not a regular file \(a link or a directory\)/);
     expect(await objectFiles(join(b, 'cache'))).toEqual([]);
+    // What has not the object's size (the link; a truncated upload) is replaced by the next push.
+    const repaired = await push(new Store(join(a, 'cache')), remote, lock);
+    expect(repaired.transferred).toBe(1);
+    expect((await pull(new Store(join(b, 'cache')), remote, lock)).transferred).toBe(5);
     void path;
   });
 });

@@ -32,12 +32,14 @@ export class DirectoryRemote implements Remote {
     return join(this.root, objectKey(hash));
   }
 
-  async has(hashes: readonly string[]): Promise<Set<string>> {
-    const out = new Set<string>();
+  async sizes(hashes: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
     await Promise.all(
       hashes.map(async (h) => {
-        // Present whatever it is: a link or directory there is then refused, by name, on download.
-        if (await lstat(this.path(h)).catch(() => undefined)) out.add(h);
+        // Whatever is there: a link or directory never has the expected size (so a push replaces it),
+        // and is refused, by name, on download.
+        const s = await lstat(this.path(h)).catch(() => undefined);
+        if (s) out.set(h, s.isFile() ? s.size : -1);
       }),
     );
     return out;

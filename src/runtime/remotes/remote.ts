@@ -30,8 +30,8 @@ export interface Remote {
   describe(): string;
   /** Checks that the remote is reachable and usable (bucket exists, credentials accepted). */
   connect(): Promise<void>;
-  /** Which of `hashes` the remote holds. */
-  has(hashes: readonly string[]): Promise<Set<string>>;
+  /** The size of each of `hashes` the remote holds (absent: it holds no such object). */
+  sizes(hashes: readonly string[]): Promise<Map<string, number>>;
   /** Uploads one object; a reader never sees a partial one. */
   put(hash: string, localPath: string, size: number, onProgress?: ByteProgress, signal?: AbortSignal): Promise<void>;
   /** Downloads one object to `destPath` (a temp path the caller owns), returning its real hash and size. */
@@ -39,6 +39,15 @@ export interface Remote {
   /** Every entry under the objects layout. */
   list(): Promise<RemoteObjectInfo[]>;
   close(): Promise<void>;
+}
+
+/**
+ * The objects of `refs` the remote holds with the expected size: presence alone would take a
+ * truncated upload (or a wrong object under that name) for the real one.
+ */
+export async function remoteHolds(remote: Remote, refs: readonly { hash: string; size: number }[]): Promise<Set<string>> {
+  const sizes = await remote.sizes(refs.map((r) => r.hash));
+  return new Set(refs.filter((r) => sizes.get(r.hash) === r.size).map((r) => r.hash));
 }
 
 /** The remote cannot be used at all (unreachable, no bucket, refused credentials, bad config). */

@@ -114,12 +114,12 @@ export class S3Remote implements Remote {
     }
   }
 
-  async has(hashes: readonly string[]): Promise<Set<string>> {
-    const out = new Set<string>();
+  async sizes(hashes: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
     // One listing is cheaper than many HEADs once the request set is large.
     if (hashes.length > 64) {
       const wanted = new Set(hashes);
-      for (const o of await this.list()) if (!o.problem && wanted.has(o.name)) out.add(o.name);
+      for (const o of await this.list()) if (!o.problem && wanted.has(o.name)) out.set(o.name, o.size);
       return out;
     }
     const { sdk, client } = await this.ensureClient();
@@ -128,8 +128,8 @@ export class S3Remote implements Remote {
       hashes.map((h) =>
         limit(async () => {
           try {
-            await client.send(new sdk.HeadObjectCommand({ Bucket: this.opts.bucket, Key: this.key(h) }));
-            out.add(h);
+            const head = await client.send(new sdk.HeadObjectCommand({ Bucket: this.opts.bucket, Key: this.key(h) }));
+            out.set(h, head.ContentLength ?? 0);
           } catch (e) {
             if ((e as AwsLikeError).$metadata?.httpStatusCode !== 404) throw this.explain(e, `look up ${h.slice(0, 12)}`);
           }

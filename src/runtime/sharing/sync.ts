@@ -10,7 +10,7 @@ import pLimit from 'p-limit';
 import { SieveError, UsageError } from '../errors.js';
 import type { NodeRecord } from '../execution/events.js';
 import { hashFileStream } from '../keys/hash.js';
-import { RemoteObjectError, type Remote } from '../remotes/remote.js';
+import { RemoteObjectError, remoteHolds, type Remote } from '../remotes/remote.js';
 import type { Lockfile } from '../results/lockfile.js';
 import type { ActionOrigin, Store } from '../store/store.js';
 
@@ -219,7 +219,8 @@ export async function push(store: Store, remote: Remote, lock: Lockfile, opts: T
   const missingLocally: WantedObject[] = [];
   for (const w of wanted) (store.hasIntact(w) ? local : missingLocally).push(w);
   await remote.connect();
-  const present = await remote.has(local.map((w) => w.hash));
+  // An object there with another size (a truncated upload) is uploaded again, which replaces it.
+  const present = await remoteHolds(remote, local);
   const todo = local.filter((w) => !present.has(w.hash));
   const meter = new ProgressMeter(todo.length, todo.reduce((s, w) => s + w.size, 0), opts.onProgress);
   meter.emit();
@@ -244,7 +245,8 @@ export async function pull(store: Store, remote: Remote, lock: Lockfile, opts: P
   const meter = new ProgressMeter(need.length, need.reduce((s, w) => s + w.size, 0), opts.onProgress);
   if (need.length > 0) {
     await remote.connect();
-    const present = await remote.has(need.map((w) => w.hash));
+    // Present in any form: what is not the object (another size, a link) is refused, with its reason, on download.
+    const present = await remote.sizes(need.map((w) => w.hash));
     const missing = need.filter((w) => !present.has(w.hash));
     if (missing.length > 0) throw new MissingOnRemoteError(remote.describe(), missing);
     // Staged per remote, so a pull that was interrupted picks up the downloads it had finished.

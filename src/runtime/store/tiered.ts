@@ -1,7 +1,7 @@
 // A tiered store: the local cache in front of a remote (runtime/remotes/: a shared directory or
 // S3-compatible storage), so a machine without the cache's objects can still run a task.
 //
-//   has(ref)    local first (size check), then the remote (presence)
+//   has(ref)    local first, then the remote (both: present with the expected size)
 //   read(ref)   local first; otherwise the object is downloaded into tmp/, checked against its hash
 //               and size, and moved into the local cache (read-through). An object the remote does
 //               not hold, or holds with other content, is a CorruptObjectError: it never enters the
@@ -27,7 +27,7 @@
 import { rm } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { CorruptObjectError, errorMessage } from '../errors.js';
-import { RemoteObjectError, type Remote } from '../remotes/remote.js';
+import { RemoteObjectError, remoteHolds, type Remote } from '../remotes/remote.js';
 import type { RemoteRef, StoreDescription } from './description.js';
 import type { SizedRef } from './object-store.js';
 import { Store } from './store.js';
@@ -66,7 +66,7 @@ export class TieredStore extends Store {
   override async has(ref: SizedRef): Promise<boolean> {
     if (this.hasIntact(ref)) return true;
     await this.connected();
-    return (await this.remote.has([ref.hash])).has(ref.hash);
+    return (await remoteHolds(this.remote, [ref])).has(ref.hash);
   }
 
   override async read(ref: SizedRef): Promise<Uint8Array> {
@@ -116,7 +116,8 @@ export class TieredStore extends Store {
   private push(ref: SizedRef, onlyIfMissing: boolean): void {
     const push = this.pushLimit(async () => {
       await this.connected();
-      if (onlyIfMissing && (await this.remote.has([ref.hash])).has(ref.hash)) return;
+      // A copy of another size there (a truncated upload) is replaced.
+      if (onlyIfMissing && (await remoteHolds(this.remote, [ref])).has(ref.hash)) return;
       await this.remote.put(ref.hash, this.objectPath(ref.hash), ref.size);
     }).catch((e: unknown) => {
       this.failures.push(e);

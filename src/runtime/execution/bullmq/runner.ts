@@ -6,7 +6,7 @@
 // and hashes: the coordinator's tiered store reads them through (which checks both).
 import { Job, Queue, QueueEvents } from 'bullmq';
 import { errorMessage } from '../../errors.js';
-import type { Remote } from '../../remotes/remote.js';
+import { remoteHolds, type Remote } from '../../remotes/remote.js';
 import type { Store } from '../../store/store.js';
 import type { Runner, RunnerResult, RunnerTask } from '../runner.js';
 import type { TaskHooks } from '../task.js';
@@ -154,7 +154,7 @@ export class BullmqRunner implements Runner {
     const refs = Object.values(reply?.action?.outputs ?? {});
     if (!reply?.action || (this.opts.remote ? reply.remote === undefined : reply.remote !== undefined)) return false;
     if (!this.opts.remote) return refs.every((r) => this.opts.store.hasIntact(r));
-    const there = await this.opts.remote.remote.has(refs.map((r) => r.hash));
+    const there = await remoteHolds(this.opts.remote.remote, refs);
     return refs.every((r) => there.has(r.hash));
   }
 
