@@ -68,6 +68,30 @@ export class NodeFailedError extends SieveError {
   }
 }
 
+/** A task cannot start: an input's upstream failed or has no result, or its object is not in the cache. */
+export class TaskInputError extends SieveError {
+  override name = 'TaskInputError';
+  constructor(
+    readonly port: string,
+    /** The node that produces it. */
+    readonly upstream: string,
+    readonly reason: string,
+  ) {
+    super(`input ${port}: ${reason}`);
+  }
+}
+
+/** A remote executor's worker reported a task done, but its result cannot be accepted here. */
+export class CompletionRefusedError extends SieveError {
+  override name = 'CompletionRefusedError';
+  constructor(
+    readonly worker: string,
+    readonly reason: string,
+  ) {
+    super(`worker ${worker} reported it done, but ${reason}`);
+  }
+}
+
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }

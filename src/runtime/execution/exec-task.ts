@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { ownModulePath, ownModuleUrl } from '../../module-paths.js';
-import { UsageError, errorMessage } from '../errors.js';
+import { TaskInputError, UsageError, errorMessage } from '../errors.js';
 import { FileHasher } from '../keys/hash.js';
 import { keyInstance } from '../keys/keys.js';
 import type { Plan, PlannedNode } from '../planning/plan-types.js';
@@ -166,15 +166,15 @@ async function resolveInput(port: string, input: TaskInput, store: Store): Promi
     try {
       result = JSON.parse(readFileSync(input.result, 'utf8')) as TaskResultFile;
     } catch {
-      throw new Error(`input ${port}: ${input.nodeId} has no result yet (${input.result}): did its job run?`);
+      throw new TaskInputError(port, input.nodeId, `${input.nodeId} has no result yet (${input.result}): did its job run?`);
     }
-    if (result.status === 'failed' || !result.key) throw new Error(`input ${port}: ${input.nodeId} failed: ${result.error ?? 'no key'}`);
+    if (result.status === 'failed' || !result.key) throw new TaskInputError(port, input.nodeId, `${input.nodeId} failed: ${result.error ?? 'no key'}`);
     key = result.key;
   } else key = input.key;
   const action = store.getAction(key);
   const ref = action?.outputs[input.port];
-  if (!ref) throw new Error(`input ${port}: the cache has no action ${key.slice(0, 12)} with output ${input.port} (from ${input.nodeId})`);
-  if (!(await store.has(ref))) throw new Error(`input ${port}: object ${ref.hash.slice(0, 12)} from ${input.nodeId} is missing or truncated in the cache`);
+  if (!ref) throw new TaskInputError(port, input.nodeId, `the cache has no action ${key.slice(0, 12)} with output ${input.port} (from ${input.nodeId})`);
+  if (!(await store.has(ref))) throw new TaskInputError(port, input.nodeId, `object ${ref.hash.slice(0, 12)} from ${input.nodeId} is missing or truncated in the cache`);
   return ref;
 }
 

@@ -5,7 +5,7 @@
 // trusted only once the outputs it names are here (shared cache) or on the remote, with their sizes
 // and hashes: the coordinator's tiered store reads them through (which checks both).
 import { Job, Queue, QueueEvents } from 'bullmq';
-import { errorMessage } from '../../errors.js';
+import { CompletionRefusedError, errorMessage } from '../../errors.js';
 import { remoteHolds, type Remote } from '../../remotes/remote.js';
 import type { Store } from '../../store/store.js';
 import type { Runner, RunnerResult, RunnerTask } from '../runner.js';
@@ -162,17 +162,17 @@ export class BullmqRunner implements Runner {
   private async accept(task: RunnerTask, reply: TaskReply, hooks: TaskHooks): Promise<RunnerResult> {
     const { store, remote } = this.opts;
     const action = reply?.action;
-    if (!action || typeof action.key !== 'string' || typeof action.outputs !== 'object') throw new Error(`its job completed without a result (worker ${reply?.worker ?? '?'})`);
+    if (!action || typeof action.key !== 'string' || typeof action.outputs !== 'object') throw new CompletionRefusedError(reply?.worker ?? '?', 'without a result');
     for (const [port, ref] of Object.entries(action.outputs)) {
       if (remote) {
         try {
           // The tiered store downloads it, checking hash and size, unless it is here already.
           if (!store.hasIntact(ref)) await store.read(ref);
         } catch (e) {
-          throw new Error(`worker ${reply.worker} reported it done, but output ${port} is not on remote ${remote.name} as named: ${errorMessage(e)}`);
+          throw new CompletionRefusedError(reply.worker, `output ${port} is not on remote ${remote.name} as named: ${errorMessage(e)}`);
         }
       } else if (!store.hasIntact(ref)) {
-        throw new Error(`worker ${reply.worker} reported it done, but output ${port} (${ref.hash.slice(0, 12)}, ${ref.size} bytes) is not in ${store.root}: does it share this cache? (else use a remote)`);
+        throw new CompletionRefusedError(reply.worker, `output ${port} (${ref.hash.slice(0, 12)}, ${ref.size} bytes) is not in ${store.root}: does it share this cache? (else use a remote)`);
       }
     }
     if (!store.getAction(action.key)) await store.putAction(action);
