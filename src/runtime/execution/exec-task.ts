@@ -17,8 +17,9 @@ import { openStore } from '../store/open.js';
 import { usableFor, type ActionRecord, type ObjectRef, type Store } from '../store/store.js';
 import type { Json } from '../tensor.js';
 import { importNodeType } from '../types/node-module.js';
-import type { NodeType, OutputPort } from '../types/node-type.js';
+import type { NodeType } from '../types/node-type.js';
 import { nowMs } from './clock.js';
+import type { InstanceDescription } from './instance-description.js';
 import { runTaskIn } from './task.js';
 
 export const TASK_FORMAT = 'sieve-task';
@@ -41,21 +42,11 @@ export type TaskInput =
 /** The module of a node type: one of Sieve's own (resolved in the Sieve that runs the task), or a URL. */
 export type NodeModule = { builtin: string } | { url: string };
 
-export interface TaskFile {
+export interface TaskFile extends InstanceDescription {
   format: typeof TASK_FORMAT;
   version: 1;
-  /** The Sieve that wrote it. */
-  sieveVersion: string;
-  pipeline: string;
-  instanceId: string;
-  nodeId: string;
   node: { type: string; version: string; module: NodeModule };
-  params: Record<string, Json>;
-  seed: number;
-  /** The pipeline's directory (relative paths in params resolve against it). */
-  baseDir: string;
   inputs: Record<string, TaskInput>;
-  outputs: Record<string, OutputPort>;
   store: StoreDescription;
   /** Where the task writes its result (a TaskResultFile). */
   result: string;

@@ -4,26 +4,14 @@
 // worker runs only node types it has itself, and reaches the remote with its own configuration.
 import type { ActionRecord, ObjectRef } from '../../store/store.js';
 import type { Json } from '../../tensor.js';
-import type { OutputPort } from '../../types/node-type.js';
+import type { InstanceDescription } from '../instance-description.js';
 
 export const TASK_MESSAGE_FORMAT = 'sieve-bullmq-task';
 
-export interface TaskMessage {
+export interface TaskMessage extends InstanceDescription {
   format: typeof TASK_MESSAGE_FORMAT;
   version: 1;
-  /** The coordinator's Sieve. */
-  sieveVersion: string;
-  /** The pipeline file (which results a worker's cache may serve it, see `usableFor`). */
-  pipeline: string;
-  instanceId: string;
-  nodeId: string;
-  node: { type: string; version: string };
-  params: Record<string, Json>;
-  seed: number;
-  /** The pipeline's directory: relative paths in params resolve there (the same path on every machine). */
-  baseDir: string;
   inputs: Record<string, ObjectRef>;
-  outputs: Record<string, OutputPort>;
   /** The key the coordinator computed. */
   key: string;
   /** The name of the remote the outputs must reach before completion is reported; absent: a shared cache. */
