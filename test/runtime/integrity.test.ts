@@ -66,6 +66,25 @@ describe('action records', () => {
   });
 });
 
+describe('cache hits', () => {
+  it('a record serves a hit only with its outputs intact, and one from elsewhere only for its own pipeline', async () => {
+    const store = new Store(join(await makeTempDir('sieve-integrity-hit-'), 'cache'));
+    await store.init();
+    const put = await store.put(new TextEncoder().encode('an output'));
+    const out = { hash: put.hash, size: put.size, kind: 'file' as const };
+    const record = { type: 't', version: '1', outputs: { y: out }, deps: [], notes: {}, durationMs: 1 };
+    const local = { ...record, key: 'a'.repeat(64) };
+    const imported = { ...record, key: 'b'.repeat(64), origin: { kind: 'bundle' as const, source: 'c'.repeat(64), pipeline: '/theirs.yaml' } };
+    const lost = { ...record, key: 'd'.repeat(64), outputs: { y: { ...out, hash: 'e'.repeat(64) } } };
+    for (const r of [local, imported, lost]) await store.putAction(r);
+    expect((await store.usableHit(local.key, '/mine.yaml'))?.outputs).toEqual({ y: out });
+    expect(await store.usableHit(imported.key, '/mine.yaml')).toBeUndefined();
+    expect((await store.usableHit(imported.key, '/theirs.yaml'))?.key).toBe(imported.key);
+    expect(await store.usableHit(lost.key, '/mine.yaml')).toBeUndefined();
+    expect(await store.usableHit('f'.repeat(64), '/mine.yaml')).toBeUndefined();
+  });
+});
+
 describe('gc', () => {
   it('an unreadable run record stops gc with an error and nothing is removed', async () => {
     const dir = await makeTempDir('sieve-integrity-gc-');

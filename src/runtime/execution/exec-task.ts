@@ -14,7 +14,7 @@ import type { Plan, PlannedNode } from '../planning/plan-types.js';
 import { storeDescriptionProblem, type StoreDescription } from '../store/description.js';
 import { writeFileAtomic } from '../store/atomic-file.js';
 import { openStore } from '../store/open.js';
-import { usableFor, type ActionRecord, type ObjectRef, type Store } from '../store/store.js';
+import { type ActionRecord, type ObjectRef, type Store } from '../store/store.js';
 import type { Json } from '../tensor.js';
 import { importNodeType } from '../types/node-module.js';
 import type { NodeType } from '../types/node-type.js';
@@ -230,9 +230,8 @@ async function execTaskIn(store: Store, task: TaskFile, opts: ExecTaskOptions, t
     await hasher.save().catch(() => undefined);
     const { deps, environment } = keyed;
     key = keyed.key;
-    const found = store.getAction(key);
-    const hit = found && usableFor(found, task.pipeline) ? found : undefined;
-    if (hit && (await store.hasAll(Object.values(hit.outputs)))) {
+    const hit = await store.usableHit(key, task.pipeline);
+    if (hit) {
       opts.log(`${task.nodeId}: cached (key ${key.slice(0, 12)})`);
       return await finish({ status: 'cached', key, outputs: hit.outputs, ...(environment ? { environment } : {}) });
     }

@@ -12,7 +12,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SieveError } from '../errors.js';
 import type { Json } from '../tensor.js';
-import { ActionCache, type ActionRecord } from './action-cache.js';
+import { ActionCache, usableFor, type ActionRecord } from './action-cache.js';
 import { processAlive } from './atomic-file.js';
 import type { StoreDescription } from './description.js';
 import { HEX64, HOST_TAG, ObjectStore, type Objects, type SizedRef } from './object-store.js';
@@ -153,6 +153,17 @@ export class Store implements Objects {
 
   getAction(key: string): ActionRecord | undefined {
     return this.actions.getAction(key);
+  }
+
+  /**
+   * The action recorded under `key` when it is a cache hit for the pipeline at `pipelinePath`: a
+   * result from elsewhere only for the pipeline it arrived with (`usableFor`), and its outputs readable
+   * (`has`: in this cache or, for a tiered store, on its remote).
+   */
+  async usableHit(key: string, pipelinePath: string): Promise<ActionRecord | undefined> {
+    const found = this.getAction(key);
+    if (!found || !usableFor(found, pipelinePath)) return undefined;
+    return (await this.hasAll(Object.values(found.outputs))) ? found : undefined;
   }
 
   readAction(key: string): { ok: true; record: ActionRecord } | { ok: false; reason: string } {

@@ -9,7 +9,7 @@ import { errorMessage } from '../../errors.js';
 import { FileHasher } from '../../keys/hash.js';
 import { keyInstance } from '../../keys/keys.js';
 import type { Remote } from '../../remotes/remote.js';
-import { usableFor, type ActionRecord, type ObjectRef, type Store } from '../../store/store.js';
+import { type ActionRecord, type ObjectRef, type Store } from '../../store/store.js';
 import { TieredStore } from '../../store/tiered.js';
 import type { NodeRegistry } from '../../types/registry.js';
 import { nowMs } from '../clock.js';
@@ -121,8 +121,8 @@ export class TaskWorker {
       if (status === 'cached' && store instanceof TieredStore) await store.writeBack(Object.values(action.outputs));
       return { status, worker: this.name, action, ...env, ...(this.opts.remote ? { remote: this.opts.remote.name } : {}) };
     };
-    const found = store.getAction(key);
-    if (found && usableFor(found, msg.pipeline) && (await store.hasAll(Object.values(found.outputs)))) {
+    const found = await store.usableHit(key, msg.pipeline);
+    if (found) {
       this.opts.log(`${msg.nodeId}: cached (key ${key.slice(0, 12)})`);
       return finish('cached', found);
     }

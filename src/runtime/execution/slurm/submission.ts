@@ -15,7 +15,7 @@ import { FileHasher, hashJson } from '../../keys/hash.js';
 import { keyInstance, selectInstances, siteOf } from '../../keys/keys.js';
 import type { Plan, PlannedNode } from '../../planning/plan-types.js';
 import { writeFileAtomic } from '../../store/atomic-file.js';
-import { usableFor, type ObjectRef, type Store } from '../../store/store.js';
+import { type ObjectRef, type Store } from '../../store/store.js';
 import { mergeResources } from '../../types/resources.js';
 import { taskFor, type TaskResultFile } from '../exec-task.js';
 import type { Slurm } from './commands.js';
@@ -95,9 +95,8 @@ export async function cachedInstances(
     const keyed = await keyInstance(siteOf(n, plan, store), inputs, hasher).catch(() => undefined);
     if (!keyed) continue;
     const key = keyed.key;
-    const found = store.getAction(key);
-    const action = found && usableFor(found, plan.file.path) ? found : undefined;
-    if (action && (await store.hasAll(Object.values(action.outputs)))) known.set(n.instanceId, { key, outputs: action.outputs });
+    const action = await store.usableHit(key, plan.file.path);
+    if (action) known.set(n.instanceId, { key, outputs: action.outputs });
   }
   return known;
 }
